@@ -1,0 +1,141 @@
+// This module is browser compatible.
+/**
+ * The one socket contract every adapter implements (ARCHITECTURE.md rule 2).
+ *
+ * Data arrives through a callback the driver installs; {@linkcode Socket.write} is
+ * synchronous, queues inside the runtime and returns `false` once the queued bytes pass
+ * the high-water mark; `onDrain` then fires when the queue has emptied. Nothing here
+ * allocates a promise or closure per message. Framing, keepalive and reconnection are the
+ * driver's job, never the adapter's.
+ *
+ * @module
+ */
+
+/** Callbacks a driver installs on a {@linkcode Socket}. Every one is optional. */
+export interface SocketHandlers {
+  /**
+   * Called with each chunk of bytes received. The chunk is only valid for the duration of
+   * the call: an adapter may reuse its memory afterwards, so copy what must be kept.
+   */
+  onData?: (chunk: Uint8Array) => void;
+  /**
+   * Called once the queued writes have drained (below the high-water mark, usually to
+   * empty) after `write()` returned `false`.
+   */
+  onDrain?: () => void;
+  /**
+   * Called exactly once when the socket is closed, by either side. `error` is set when the
+   * close was caused by a failure (reset, TLS error, write after the peer went away).
+   */
+  onClose?: (error?: Error) => void;
+}
+
+/** Where a socket is connected, as far as the runtime can tell. */
+export interface SocketAddress {
+  /** Transport kind. */
+  transport: "tcp" | "tls" | "unix" | "websocket" | "memory";
+  /** Host name or IP address, or the path of a unix socket; empty when unknown. */
+  hostname: string;
+  /** Port number; 0 when not applicable. */
+  port: number;
+}
+
+/** A connected, bidirectional byte stream. */
+export interface Socket {
+  /**
+   * Install the handlers. Data that arrived before the first call is held and delivered
+   * right after it, so no bytes are lost between `connect()` and `setHandlers()`.
+   */
+  setHandlers(handlers: SocketHandlers): void;
+  /**
+   * Queue bytes for sending. Synchronous; the caller may reuse `data` after the call
+   * returns. Returns `false` when the queue is above the high-water mark: stop writing
+   * until `onDrain`. Writing to a closed socket is ignored and returns `false`.
+   */
+  write(data: Uint8Array): boolean;
+  /**
+   * Close the socket after flushing queued writes. Idempotent. `onClose` fires once the
+   * socket is fully closed.
+   */
+  close(): void;
+  /** Close at once, discarding queued writes. Idempotent. */
+  destroy(error?: Error): void;
+  /** Stop or resume delivering `onData` (inbound flow control). */
+  pause(): void;
+  /** Resume delivering `onData` after {@linkcode Socket.pause}. */
+  resume(): void;
+  /**
+   * Whether the socket is closed or closing: `true` from the moment `close()` or `destroy()`
+   * is called or the peer closes. Writes then return `false`; `onClose` marks the end.
+   */
+  readonly closed: boolean;
+  /** Bytes queued but not yet handed to the operating system, when the runtime tells. */
+  readonly bufferedAmount: number;
+  /** Whether the stream is encrypted (TLS, `wss:`). */
+  readonly encrypted: boolean;
+  /** The peer's address. */
+  readonly remoteAddress: SocketAddress;
+  /** The local address. */
+  readonly localAddress: SocketAddress;
+}
+
+/** A listening server socket. */
+export interface Listener {
+  /** The bound address; with port 0 requested, the port the system picked. */
+  readonly address: SocketAddress;
+  /** Stop accepting connections. Open sockets are not touched. Resolves once closed. */
+  close(): Promise<void>;
+}
+
+/** TLS options accepted by the TCP adapters. PEM strings throughout. */
+export interface TlsOptions {
+  /** Certificate chain (server) or client certificate, PEM. */
+  cert?: string;
+  /** Private key for `cert`, PEM. */
+  key?: string;
+  /** Trusted CA certificates, PEM. Defaults to the runtime's store. */
+  ca?: string | string[];
+  /** Server name for SNI and verification (client only). Defaults to the hostname. */
+  serverName?: string;
+  /** Skip certificate verification (client only). Dangerous; for tests. */
+  insecure?: boolean;
+  /** ALPN protocols to offer (client) or accept (server). */
+  alpnProtocols?: string[];
+  /** Ask clients for a certificate and refuse those without a valid one (server only). */
+  requireCertificate?: boolean;
+}
+
+/** Options for opening a client connection. */
+export interface ConnectOptions {
+  /** Host name or IP address. */
+  hostname: string;
+  /** TCP port. */
+  port: number;
+  /** Connect over TLS with these options. */
+  tls?: TlsOptions;
+  /** Abort the connection attempt. */
+  signal?: AbortSignal;
+}
+
+/** Options for a listener. */
+export interface ListenOptions {
+  /** Address to bind; defaults to `127.0.0.1`. */
+  hostname?: string;
+  /** Port to bind; 0 picks a free one. */
+  port: number;
+  /** Serve TLS with these options (`cert` and `key` required). */
+  tls?: TlsOptions;
+}
+
+/** Called for every accepted connection. */
+export type AcceptHandler = (socket: Socket) => void;
+
+/** What a runtime adapter module provides. */
+export interface SocketAdapter {
+  /** Adapter name, e.g. `"node"`, `"deno"`, `"bun"`. */
+  readonly name: string;
+  /** Open a TCP (or TLS) connection. Rejects with a `ConnectionError`-like `Error`. */
+  connect(options: ConnectOptions): Promise<Socket>;
+  /** Listen for TCP (or TLS) connections. */
+  listen(options: ListenOptions, onAccept: AcceptHandler): Promise<Listener>;
+}
