@@ -82,7 +82,15 @@ const STEPS: Step[] = [
   {
     name: "doc:lint",
     cmd: bin("deno"),
-    args: ["doc", "--lint", "mod.ts", "protocol/mod.ts", "socket/mod.ts", "socket/websocket.ts"],
+    args: [
+      "doc",
+      "--lint",
+      "mod.ts",
+      "broker/mod.ts",
+      "protocol/mod.ts",
+      "socket/mod.ts",
+      "socket/websocket.ts",
+    ],
   },
   {
     name: "test:deno",

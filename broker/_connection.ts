@@ -1,0 +1,377 @@
+/**
+ * One client connection: socket → Decoder → ServerSession, and packets back out.
+ *
+ * @module
+ */
+
+import {
+  Decoder,
+  encodePacket,
+  isValidReasonCode,
+  type MqttError,
+  type Packet,
+  type ProtocolVersion,
+  PublishTemplate,
+  ServerSession,
+  type ServerSessionOptions,
+} from "../protocol/mod.ts";
+import type {
+  ConnectPacket,
+  PublishPacket,
+  SubscribePacket,
+  UnsubscribePacket,
+} from "../protocol/mod.ts";
+import type { Socket } from "../socket/types.ts";
+import type { ClientRecord, Counters } from "./_state.ts";
+
+/**
+ * The pre-encoded form of a fan-out PUBLISH, attached to the packet object under
+ * {@linkcode ENCODED}. The session machine copies the packet with a spread to add the packet
+ * id, which keeps this symbol-keyed field, so `send()` finds the shared bytes and only patches
+ * the packet id (ARCHITECTURE.md rule 6). It is used only while the packet still has the
+ * properties, QoS and retain flag it was encoded with.
+ */
+export interface Encoded {
+  /** Encoded for MQTT 5 (else for 3.1 and 3.1.1, whose PUBLISH is the same). */
+  readonly v5: boolean;
+  /** The shared bytes. */
+  readonly template: PublishTemplate;
+  /** The properties object the bytes were encoded from. */
+  readonly properties: PublishPacket["properties"];
+  /** The QoS encoded. */
+  readonly qos: number;
+  /** The retain flag encoded. */
+  readonly retain: boolean;
+}
+
+/** The key of {@linkcode Encoded} on a PUBLISH packet. */
+export const ENCODED: unique symbol = Symbol("mq.encoded");
+
+/** A PUBLISH that may carry its encoded form. */
+export type TaggedPublish = PublishPacket & { [ENCODED]?: Encoded };
+
+/**
+ * Tag a packet with its encoded form.
+ *
+ * @param packet The packet (without packet id).
+ * @param v5 Encode for MQTT 5.
+ * @returns The same packet, tagged.
+ */
+export function tagPublish(packet: TaggedPublish, v5: boolean): TaggedPublish {
+  packet[ENCODED] = {
+    v5,
+    template: PublishTemplate.from(packet, v5 ? 5 : 4),
+    properties: packet.properties,
+    qos: packet.qos,
+    retain: packet.retain,
+  };
+  return packet;
+}
+
+/** What a {@linkcode Connection} needs from the broker. */
+export interface ConnectionHost {
+  /** Counters for `$SYS`. */
+  readonly counters: Counters;
+  /** Whether debug logging is on. */
+  readonly debug: boolean;
+  /** Log a line. */
+  log(level: "error" | "warning" | "notice" | "information" | "debug", message: string): void;
+  /** CONNECT arrived: accept or refuse. */
+  onConnect(connection: Connection, packet: ConnectPacket): void;
+  /** A PUBLISH arrived: route it. */
+  onPublish(connection: Connection, packet: PublishPacket): number | void;
+  /** A SUBSCRIBE arrived. */
+  onSubscribe(connection: Connection, packet: SubscribePacket): void;
+  /** An UNSUBSCRIBE arrived. */
+  onUnsubscribe(connection: Connection, packet: UnsubscribePacket): void;
+  /** The connection ended (called once). */
+  onEnded(connection: Connection, error: Error | undefined): void;
+}
+
+/** Options of a {@linkcode Connection}. */
+export interface ConnectionOptions {
+  /** Session limits. */
+  session: ServerSessionOptions;
+  /** Largest packet accepted. */
+  maximumPacketSize: number;
+}
+
+/** One client connection. */
+export class Connection {
+  readonly socket: Socket;
+  readonly session: ServerSession;
+  readonly decoder: Decoder;
+  /** When the socket was attached, in ms. */
+  readonly openedAt: number;
+  /** The session record, once CONNECT was accepted. */
+  record: ClientRecord | undefined;
+  /** The client id, once known (for logs). */
+  clientId = "";
+  /** Protocol version of CONNECT. */
+  version: ProtocolVersion = 4;
+  /** `write()` returned false and no drain came yet. */
+  congested = false;
+  /** QoS 0 messages written since the socket became congested. */
+  congestedCount = 0;
+  /** The connection has ended (the broker's side is done with it). */
+  ended = false;
+  readonly #host: ConnectionHost;
+  #socketClosed = false;
+  #closeWaiters: (() => void)[] = [];
+
+  /**
+   * Attach a socket.
+   *
+   * @param host The broker.
+   * @param socket The socket.
+   * @param options Limits.
+   */
+  constructor(host: ConnectionHost, socket: Socket, options: ConnectionOptions) {
+    this.#host = host;
+    this.socket = socket;
+    this.openedAt = Date.now();
+    this.decoder = new Decoder({ side: "server", maximumPacketSize: options.maximumPacketSize });
+    this.session = new ServerSession(this, options.session);
+    socket.setHandlers({ onData: this.#onData, onDrain: this.#onDrain, onClose: this.#onClose });
+  }
+
+  /** A label for logs. */
+  get label(): string {
+    const r = this.socket.remoteAddress;
+    return this.clientId === "" ? `${r.hostname}:${r.port}` : this.clientId;
+  }
+
+  // ServerSessionOutput
+
+  /**
+   * Write a packet (ServerSessionOutput).
+   *
+   * @param packet The packet.
+   */
+  send(packet: Packet): void {
+    if (this.ended || this.#socketClosed) return;
+    let bytes: Uint8Array;
+    const counters = this.#host.counters;
+    try {
+      if (packet.type === "publish") {
+        counters.publishSent++;
+        const tag = (packet as TaggedPublish)[ENCODED];
+        if (
+          tag !== undefined && tag.v5 === (this.version === 5) &&
+          tag.properties === packet.properties && tag.qos === packet.qos &&
+          tag.retain === packet.retain
+        ) {
+          bytes = packet.qos === 0
+            ? tag.template.bytes
+            : tag.template.withPacketId(packet.packetId!, packet.dup);
+        } else if (this.version !== 5 && packet.properties !== undefined) {
+          // A message queued for MQTT 5 resumed by an MQTT 3.x connection
+          const { properties: _, ...rest } = packet;
+          bytes = encodePacket(rest, this.version);
+        } else {
+          bytes = encodePacket(packet, this.version);
+        }
+      } else {
+        bytes = encodePacket(packet, this.version);
+      }
+    } catch (error) {
+      this.#host.log(
+        "error",
+        `Cannot send ${packet.type.toUpperCase()} to ${this.label}: ${error}`,
+      );
+      return;
+    }
+    counters.messagesSent++;
+    counters.bytesSent += bytes.length;
+    if (this.#host.debug) this.#host.log("debug", `Sending ${describe(packet)} to ${this.label}`);
+    if (!this.socket.write(bytes)) this.congested = true;
+  }
+
+  /**
+   * CONNECT arrived (ServerSessionOutput).
+   *
+   * @param packet The CONNECT.
+   */
+  connect(packet: ConnectPacket): void {
+    this.version = packet.protocolVersion;
+    this.clientId = packet.clientId;
+    this.#host.onConnect(this, packet);
+  }
+
+  /**
+   * A PUBLISH arrived (ServerSessionOutput).
+   *
+   * @param packet The message.
+   * @returns The acknowledgement reason code.
+   */
+  publish(packet: PublishPacket): number | void {
+    return this.#host.onPublish(this, packet);
+  }
+
+  /**
+   * A SUBSCRIBE arrived (ServerSessionOutput).
+   *
+   * @param packet The SUBSCRIBE.
+   */
+  subscribe(packet: SubscribePacket): void {
+    this.#host.onSubscribe(this, packet);
+  }
+
+  /**
+   * An UNSUBSCRIBE arrived (ServerSessionOutput).
+   *
+   * @param packet The UNSUBSCRIBE.
+   */
+  unsubscribe(packet: UnsubscribePacket): void {
+    this.#host.onUnsubscribe(this, packet);
+  }
+
+  /**
+   * Close because of a fault the session reported (it already sent DISCONNECT when allowed).
+   *
+   * @param error The fault.
+   */
+  fail(error: MqttError): void {
+    if (this.ended) return;
+    this.#host.log(
+      "notice",
+      `Client ${this.label} disconnected: ${error.message} (reason 0x${hex(error.reasonCode)})`,
+    );
+    this.end(error);
+  }
+
+  /**
+   * End the connection from the broker's side: the socket closes after flushing.
+   *
+   * @param error The cause, if a fault.
+   */
+  end(error?: Error): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.session.connectionLost();
+    this.socket.close();
+    this.#host.onEnded(this, error);
+  }
+
+  /**
+   * Resolve once the socket has closed.
+   *
+   * @returns A promise.
+   */
+  whenClosed(): Promise<void> {
+    if (this.#socketClosed) return Promise.resolve();
+    return new Promise((resolve) => this.#closeWaiters.push(resolve));
+  }
+
+  /**
+   * Check the connect timeout and keep alive.
+   *
+   * @param now The time in ms.
+   * @param connectTimeout The connect timeout in ms.
+   */
+  tick(now: number, connectTimeout: number): void {
+    if (this.ended) return;
+    const state = this.session.state;
+    if (state === "awaiting-connect" || state === "authenticating") {
+      if (now - this.openedAt >= connectTimeout) {
+        this.#host.log("notice", `Client ${this.label} closed: no CONNECT in time`);
+        this.end();
+      }
+      return;
+    }
+    const error = this.session.tick(now);
+    if (error !== undefined) this.fail(error);
+  }
+
+  #onData = (chunk: Uint8Array): void => {
+    if (this.ended) return;
+    const counters = this.#host.counters;
+    counters.bytesReceived += chunk.length;
+    const decoder = this.decoder;
+    decoder.push(chunk);
+    const now = Date.now();
+    for (let packet = decoder.next(); packet !== undefined; packet = decoder.next()) {
+      counters.messagesReceived++;
+      if (packet.type === "publish") counters.publishReceived++;
+      if (this.#host.debug) {
+        this.#host.log("debug", `Received ${describe(packet)} from ${this.label}`);
+      }
+      const error = this.session.handle(packet, now);
+      if (error !== undefined) {
+        this.fail(error);
+        return;
+      }
+      if (this.ended) return;
+      if (this.session.state === "closed") {
+        // DISCONNECT from the client, or CONNECT refused
+        this.end();
+        return;
+      }
+    }
+    const error = decoder.error;
+    if (error !== undefined) this.#malformed(error);
+  };
+
+  // The decoder is poisoned: tell the client why when the protocol allows (v5 §4.13).
+  #malformed(error: MqttError): void {
+    const code = error.reasonCode;
+    const state = this.session.state;
+    if (state === "connected") {
+      this.session.disconnect(isValidReasonCode("disconnect", code) ? code : 0x81);
+    } else if (state !== "closed") {
+      // CONNECT not accepted yet: answer with CONNACK.
+      const version = this.decoder.protocolVersion;
+      if (version === 5 && isValidReasonCode("connack", code)) {
+        this.#write(encodePacket({ type: "connack", sessionPresent: false, reasonCode: code }, 5));
+      } else if (code === 0x84) {
+        // [MQTT-3.1.2-2] (v3.1.1): unacceptable protocol level
+        this.#write(encodePacket({ type: "connack", sessionPresent: false, reasonCode: 1 }, 4));
+      }
+    }
+    this.fail(error);
+  }
+
+  #write(bytes: Uint8Array): void {
+    this.#host.counters.messagesSent++;
+    this.#host.counters.bytesSent += bytes.length;
+    this.socket.write(bytes);
+  }
+
+  #onDrain = (): void => {
+    this.congested = false;
+    this.congestedCount = 0;
+  };
+
+  #onClose = (error?: Error): void => {
+    this.#socketClosed = true;
+    if (!this.ended) {
+      this.ended = true;
+      this.session.connectionLost();
+      this.#host.onEnded(this, error);
+    }
+    for (const resolve of this.#closeWaiters.splice(0)) resolve();
+  };
+}
+
+function hex(code: number): string {
+  return code.toString(16).padStart(2, "0");
+}
+
+// Mosquitto-style description of a packet for debug logs.
+function describe(packet: Packet): string {
+  switch (packet.type) {
+    case "publish":
+      return `PUBLISH (d${packet.dup ? 1 : 0}, q${packet.qos}, r${packet.retain ? 1 : 0}, m${
+        packet.packetId ?? 0
+      }, '${packet.topic}', ... (${packet.payload.length} bytes))`;
+    case "puback":
+    case "pubrec":
+    case "pubrel":
+    case "pubcomp":
+      return `${packet.type.toUpperCase()} (m${packet.packetId}, rc${packet.reasonCode ?? 0})`;
+    case "connack":
+      return `CONNACK (${packet.sessionPresent ? 1 : 0}, ${packet.reasonCode})`;
+    default:
+      return packet.type.toUpperCase();
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The broker's internal records: sessions, subscriptions, retained messages and counters.
+ *
+ * @module
+ */
+
+import type { ProtocolVersion, PublishPacket, QoS, ServerSession, Will } from "../protocol/mod.ts";
+import type { BrokerMessageHandler } from "./types.ts";
+import type { Connection } from "./_connection.ts";
+
+/** A client's session, online or not. */
+export interface ClientRecord {
+  /** Client id. */
+  readonly clientId: string;
+  /** The machine holding the session state (the latest connection's). */
+  session: ServerSession;
+  /** The live connection, if online. */
+  connection: Connection | undefined;
+  /** Protocol version of the latest connection. */
+  version: ProtocolVersion;
+  /** When an offline session expires, in ms (Infinity: never). */
+  expiresAt: number;
+  /** A will waiting for its delay. */
+  will: Will | undefined;
+  /** When the delayed will is due, in ms. */
+  willAt: number;
+  /** Routing scratch: the publish sequence number this record was last matched for. */
+  mark: number;
+  /** Routing scratch: the highest QoS matched for MQTT 3.x merging. */
+  markQos: QoS;
+}
+
+/** A client's subscription (the value stored in the subscription trie). */
+export interface ClientSubscription {
+  /** The subscriber. */
+  readonly record: ClientRecord;
+  /** Granted QoS. */
+  readonly qos: QoS;
+  /** MQTT 5 no local. */
+  readonly noLocal: boolean;
+  /** MQTT 5 retain as published. */
+  readonly retainAsPublished: boolean;
+  /** MQTT 5 subscription identifier, 0 when none. */
+  readonly identifier: number;
+}
+
+/** An in-process subscription. */
+export interface LocalSubscription {
+  /** Handler. */
+  readonly handler: BrokerMessageHandler;
+  /** Highest QoS. */
+  readonly qos: QoS;
+  /** Keep the retain flag of live messages. */
+  readonly retainAsPublished: boolean;
+}
+
+/** A retained message. */
+export interface RetainedMessage {
+  /** The message as published (without packet id, alias or subscription ids). */
+  readonly packet: PublishPacket;
+  /** When it was stored, in ms. */
+  readonly storedAt: number;
+}
+
+/** The broker's counters. */
+export interface Counters {
+  /** Packets received. */
+  messagesReceived: number;
+  /** Packets sent. */
+  messagesSent: number;
+  /** PUBLISH received. */
+  publishReceived: number;
+  /** PUBLISH sent. */
+  publishSent: number;
+  /** Messages dropped. */
+  publishDropped: number;
+  /** Bytes received. */
+  bytesReceived: number;
+  /** Bytes sent. */
+  bytesSent: number;
+  /** Sessions expired. */
+  clientsExpired: number;
+  /** Most clients connected at once. */
+  clientsMaximum: number;
+}
+
+/**
+ * Fresh counters.
+ *
+ * @returns Zeroed counters.
+ */
+export function newCounters(): Counters {
+  return {
+    messagesReceived: 0,
+    messagesSent: 0,
+    publishReceived: 0,
+    publishSent: 0,
+    publishDropped: 0,
+    bytesReceived: 0,
+    bytesSent: 0,
+    clientsExpired: 0,
+    clientsMaximum: 0,
+  };
+}

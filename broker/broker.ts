@@ -1,0 +1,1050 @@
+/**
+ * The embeddable MQTT broker: {@linkcode startBroker}.
+ *
+ * @module
+ */
+
+import {
+  type ConnectPacket,
+  isValidTopicFilter,
+  MAX_PACKET_SIZE,
+  packetSize,
+  parseSharedSubscription,
+  type Properties,
+  ProtocolError,
+  type PublishPacket,
+  type QoS,
+  type SubscribePacket,
+  type UnsubscribePacket,
+  validateTopicFilter,
+  validateTopicName,
+  type Will,
+} from "../protocol/mod.ts";
+import { type SharedGroup, SubscriptionTrie } from "./subscription_trie.ts";
+import { RetainedTrie } from "./retained_trie.ts";
+import type { Listener, Socket, SocketAdapter } from "../socket/types.ts";
+import { loadTcpAdapter } from "../socket/runtime.ts";
+import { VERSION } from "../version.ts";
+import {
+  Connection,
+  type ConnectionHost,
+  ENCODED,
+  type Encoded,
+  type TaggedPublish,
+  tagPublish,
+} from "./_connection.ts";
+import {
+  type ClientRecord,
+  type ClientSubscription,
+  type Counters,
+  type LocalSubscription,
+  newCounters,
+  type RetainedMessage,
+} from "./_state.ts";
+import type {
+  Broker,
+  BrokerAddress,
+  BrokerEventMap,
+  BrokerListenerOptions,
+  BrokerLogger,
+  BrokerMessage,
+  BrokerMessageHandler,
+  BrokerOptions,
+  BrokerPublishOptions,
+  BrokerStats,
+  BrokerSubscribeOptions,
+  LogLevel,
+} from "./types.ts";
+
+// How often the broker-wide sweep runs (keep alive, connect timeout, wills, expiry, $SYS).
+const SWEEP_MS = 500;
+// How long close() waits for sockets to flush before destroying them.
+const CLOSE_GRACE_MS = 2000;
+const NEVER = 0xffff_ffff;
+
+interface Resolved {
+  listeners: BrokerListenerOptions[];
+  maxInflightMessages: number;
+  maxQueuedMessages: number;
+  maxQueuedBytes: number;
+  queueQos0Messages: boolean;
+  maxPacketSize: number | undefined;
+  maxKeepalive: number;
+  maxTopicAlias: number;
+  retainAvailable: boolean;
+  maxQos: QoS;
+  persistentClientExpiration: number | undefined;
+  sysInterval: number;
+  connectTimeout: number;
+  allowZeroLengthClientId: boolean;
+  autoIdPrefix: string;
+  logger: BrokerLogger | undefined;
+  logTypes: Set<LogLevel>;
+}
+
+function integer(name: string, value: number | undefined, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new RangeError(`Cannot start broker: ${name} "${value}" is not an integer in 0..${max}`);
+  }
+  return value;
+}
+
+function resolve(options: BrokerOptions): Resolved {
+  const maxQos = options.maxQos ?? 2;
+  if (maxQos !== 0 && maxQos !== 1 && maxQos !== 2) {
+    throw new RangeError(`Cannot start broker: maxQos "${maxQos}" is not 0, 1 or 2`);
+  }
+  const listeners = options.listeners ?? [{ hostname: "127.0.0.1", port: 1883 }];
+  for (const l of listeners) integer("listener port", l.port, 0, 65_535);
+  const maxPacketSize = options.maxPacketSize === undefined
+    ? undefined
+    : integer("maxPacketSize", options.maxPacketSize, 0, MAX_PACKET_SIZE);
+  if (maxPacketSize !== undefined && maxPacketSize < 20) {
+    throw new RangeError(`Cannot start broker: maxPacketSize "${maxPacketSize}" is below 20`);
+  }
+  const inflight = integer("maxInflightMessages", options.maxInflightMessages, 20, 65_535);
+  if (inflight === 0) {
+    throw new RangeError("Cannot start broker: maxInflightMessages must be at least 1");
+  }
+  return {
+    listeners,
+    maxInflightMessages: inflight,
+    maxQueuedMessages: integer(
+      "maxQueuedMessages",
+      options.maxQueuedMessages,
+      1000,
+      Number.MAX_SAFE_INTEGER,
+    ),
+    maxQueuedBytes: integer("maxQueuedBytes", options.maxQueuedBytes, 0, Number.MAX_SAFE_INTEGER),
+    queueQos0Messages: options.queueQos0Messages ?? false,
+    maxPacketSize,
+    maxKeepalive: integer("maxKeepalive", options.maxKeepalive, 65_535, 65_535),
+    maxTopicAlias: integer("maxTopicAlias", options.maxTopicAlias, 10, 65_535),
+    retainAvailable: options.retainAvailable ?? true,
+    maxQos,
+    persistentClientExpiration: options.persistentClientExpiration === undefined
+      ? undefined
+      : integer("persistentClientExpiration", options.persistentClientExpiration, 0, NEVER),
+    sysInterval: integer("sysInterval", options.sysInterval, 10, NEVER),
+    connectTimeout: integer("connectTimeout", options.connectTimeout, 10, 65_535),
+    allowZeroLengthClientId: options.allowZeroLengthClientId ?? true,
+    autoIdPrefix: options.autoIdPrefix ?? "auto-",
+    logger: options.logger,
+    logTypes: new Set(options.logTypes ?? ["error", "warning", "notice", "information"]),
+  };
+}
+
+// The properties a client's PUBLISH passes on: all but the topic alias (per connection) and
+// subscription identifiers (set per delivery).
+function passOn(properties: Properties | undefined): Properties | undefined {
+  if (properties === undefined) return undefined;
+  if (properties.topicAlias === undefined && properties.subscriptionIdentifiers === undefined) {
+    return properties;
+  }
+  const { topicAlias: _a, subscriptionIdentifiers: _s, ...rest } = properties;
+  for (const _ in rest) return rest;
+  return undefined;
+}
+
+function minQos(a: QoS, b: QoS): QoS {
+  return a < b ? a : b;
+}
+
+function withProperties(
+  packet: PublishPacket,
+  properties: Properties | undefined,
+): PublishPacket {
+  if (properties !== undefined) packet.properties = properties;
+  return packet;
+}
+
+// Form of a fan-out: one encoding shared by every subscriber that gets these bytes.
+interface Form {
+  v5: boolean;
+  qos: QoS;
+  retain: boolean;
+  identifier: number;
+  packet: TaggedPublish;
+}
+
+class MqBroker implements Broker, ConnectionHost {
+  readonly counters: Counters = newCounters();
+  debug: boolean;
+  readonly #options: Resolved;
+  readonly #adapter: SocketAdapter | undefined;
+  readonly #startedAt = Date.now();
+  #listeners: Listener[] = [];
+  #addresses: BrokerAddress[] = [];
+  // Every connection whose socket is not closed yet, and those not ended (for the sweep).
+  readonly #sockets = new Set<Connection>();
+  readonly #live = new Set<Connection>();
+  readonly #clients = new Map<string, ClientRecord>();
+  readonly #expiring = new Set<ClientRecord>();
+  readonly #delayedWills = new Set<ClientRecord>();
+  readonly #subscriptions = new SubscriptionTrie<ClientSubscription>();
+  readonly #local = new SubscriptionTrie<LocalSubscription>();
+  readonly #retained = new RetainedTrie<RetainedMessage>();
+  readonly #events: { [K in keyof BrokerEventMap]?: ((event: BrokerEventMap[K]) => void)[] } = {};
+  #connected = 0;
+  #localIds = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #nextSys = 0;
+  #sysLast = new Map<string, string>();
+  #closing: Promise<void> | undefined;
+
+  // Routing state of the current publish (saved and restored around nested publishes).
+  #seq = 0;
+  #rPacket: PublishPacket | undefined;
+  #rOrigin: string | undefined;
+  #rProperties: Properties | undefined;
+  #rNow = 0;
+  #rCount = 0;
+  #rForms: Form[] = [];
+  readonly #v3Hits: ClientRecord[] = [];
+
+  constructor(options: BrokerOptions) {
+    this.#options = resolve(options);
+    this.#adapter = options.adapter;
+    this.debug = this.#options.logger !== undefined && this.#options.logTypes.has("debug");
+  }
+
+  get addresses(): readonly BrokerAddress[] {
+    return this.#addresses;
+  }
+
+  get stats(): BrokerStats {
+    const c = this.counters;
+    return {
+      clientsConnected: this.#connected,
+      clientsDisconnected: this.#clients.size - this.#connected,
+      clientsMaximum: c.clientsMaximum,
+      clientsExpired: c.clientsExpired,
+      messagesReceived: c.messagesReceived,
+      messagesSent: c.messagesSent,
+      publishReceived: c.publishReceived,
+      publishSent: c.publishSent,
+      publishDropped: c.publishDropped,
+      bytesReceived: c.bytesReceived,
+      bytesSent: c.bytesSent,
+      subscriptions: this.#subscriptions.size,
+      retained: this.#retained.size,
+    };
+  }
+
+  async start(): Promise<void> {
+    const o = this.#options;
+    this.log("notice", `mq version ${VERSION} starting`);
+    if (o.listeners.length > 0) {
+      const adapter = this.#adapter ?? await loadTcpAdapter();
+      try {
+        for (const l of o.listeners) {
+          const listenOptions: { hostname: string; port: number; tls?: typeof l.tls } = {
+            hostname: l.hostname ?? "127.0.0.1",
+            port: l.port,
+          };
+          if (l.tls !== undefined) listenOptions.tls = l.tls;
+          const listener = await adapter.listen(listenOptions, (socket) => this.connect(socket));
+          this.#listeners.push(listener);
+          const a = listener.address;
+          this.#addresses.push({ transport: a.transport, hostname: a.hostname, port: a.port });
+          this.log("notice", `Opening listen socket on ${a.hostname} port ${a.port}.`);
+        }
+      } catch (error) {
+        await Promise.all(this.#listeners.map((l) => l.close().catch(() => {})));
+        this.#listeners = [];
+        throw error;
+      }
+    }
+    if (o.sysInterval > 0) {
+      this.#publishSys(Date.now(), true);
+      this.#nextSys = Date.now() + o.sysInterval * 1000;
+    }
+    this.#timer = setInterval(this.#sweep, SWEEP_MS);
+    this.log("notice", `mq version ${VERSION} running`);
+  }
+
+  log(level: LogLevel, message: string): void {
+    const o = this.#options;
+    if (o.logger === undefined || !o.logTypes.has(level)) return;
+    try {
+      o.logger(level, message);
+    } catch {
+      // A failing logger must not take the broker down.
+    }
+  }
+
+  on<K extends keyof BrokerEventMap>(
+    type: K,
+    listener: (event: BrokerEventMap[K]) => void,
+  ): () => void {
+    const list = (this.#events[type] ??= []) as ((event: BrokerEventMap[K]) => void)[];
+    list.push(listener);
+    return () => {
+      const i = list.indexOf(listener);
+      if (i >= 0) list.splice(i, 1);
+    };
+  }
+
+  #emit<K extends keyof BrokerEventMap>(type: K, event: BrokerEventMap[K]): void {
+    const list = this.#events[type];
+    if (list === undefined) return;
+    for (const listener of [...list]) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.log("error", `Event listener for "${type}" threw: ${error}`);
+      }
+    }
+  }
+
+  #hasListeners(type: keyof BrokerEventMap): boolean {
+    const list = this.#events[type];
+    return list !== undefined && list.length > 0;
+  }
+
+  connect(socket: Socket): void {
+    if (this.#closing !== undefined) {
+      socket.destroy();
+      return;
+    }
+    const o = this.#options;
+    const connection = new Connection(this, socket, {
+      maximumPacketSize: o.maxPacketSize ?? MAX_PACKET_SIZE,
+      session: {
+        maxInflight: o.maxInflightMessages,
+        maxQueuedMessages: o.maxQueuedMessages,
+        maxQueuedBytes: o.maxQueuedBytes,
+        queueQoS0: o.queueQos0Messages,
+      },
+    });
+    this.#sockets.add(connection);
+    this.#live.add(connection);
+    connection.whenClosed().then(() => this.#sockets.delete(connection));
+    const r = socket.remoteAddress;
+    this.log("information", `New connection from ${r.hostname}:${r.port}.`);
+  }
+
+  // --- CONNECT ---
+
+  onConnect(connection: Connection, packet: ConnectPacket): void {
+    const o = this.#options;
+    const now = Date.now();
+    const v = packet.protocolVersion;
+    const session = connection.session;
+    let clientId = packet.clientId;
+    let assigned = false;
+    if (clientId === "") {
+      // v3.1 requires an id; v3.1.1 allows an empty one only with clean session
+      // [MQTT-3.1.3-7], [MQTT-3.1.3-8]; v5 lets the server assign one [MQTT-3.1.3-6].
+      if (v === 3 || (v === 4 && !packet.clean) || !o.allowZeroLengthClientId) {
+        this.log("notice", `Refused client with an empty client id (protocol level ${v}).`);
+        session.refuse(0x85);
+        return;
+      }
+      clientId = o.autoIdPrefix + randomId();
+      assigned = true;
+      connection.clientId = clientId;
+    }
+    let serverKeepAlive: number | undefined;
+    if (o.maxKeepalive > 0 && (packet.keepAlive > o.maxKeepalive || packet.keepAlive === 0)) {
+      if (v === 5) serverKeepAlive = o.maxKeepalive;
+      else if (packet.keepAlive > o.maxKeepalive) {
+        // Like mosquitto: 3.x has no server keep alive, so refuse (identifier rejected).
+        this.log("notice", `Refused client ${clientId}: keep alive ${packet.keepAlive} too large.`);
+        session.refuse(0x85);
+        return;
+      }
+    }
+    let record = this.#clients.get(clientId);
+    const old = record?.connection;
+    if (old !== undefined) {
+      // Take-over [MQTT-3.1.4-3]: DISCONNECT 0x8E to an MQTT 5 client, then close.
+      this.log("notice", `Client ${clientId} already connected, closing old connection.`);
+      old.session.disconnect(0x8e);
+      old.end(new ProtocolError("Session taken over", { reasonCode: 0x8e }));
+      record = this.#clients.get(clientId);
+    }
+    let previous = undefined;
+    if (record !== undefined) {
+      if (packet.clean) {
+        this.#endSession(record, now);
+        record = undefined;
+      } else {
+        previous = record.session;
+        this.#expiring.delete(record);
+        // A delayed will is cancelled when the session resumes in time [MQTT-3.1.3-9]
+        record.will = undefined;
+        this.#delayedWills.delete(record);
+      }
+    }
+    if (record === undefined) {
+      record = {
+        clientId,
+        session,
+        connection,
+        version: v,
+        expiresAt: Infinity,
+        will: undefined,
+        willAt: 0,
+        mark: 0,
+        markQos: 0,
+      };
+      this.#clients.set(clientId, record);
+    } else {
+      record.session = session;
+      record.connection = connection;
+      record.version = v;
+    }
+    connection.record = record;
+    this.#connected++;
+    if (this.#connected > this.counters.clientsMaximum) {
+      this.counters.clientsMaximum = this.#connected;
+    }
+    const properties: Properties = {};
+    if (v === 5) {
+      if (o.maxInflightMessages !== 65_535) properties.receiveMaximum = o.maxInflightMessages;
+      if (o.maxQos < 2) properties.maximumQoS = o.maxQos as 0 | 1;
+      if (!o.retainAvailable) properties.retainAvailable = false;
+      if (o.maxPacketSize !== undefined) properties.maximumPacketSize = o.maxPacketSize;
+      if (o.maxTopicAlias > 0) properties.topicAliasMaximum = o.maxTopicAlias;
+      if (serverKeepAlive !== undefined) properties.serverKeepAlive = serverKeepAlive;
+      if (assigned) properties.assignedClientIdentifier = clientId;
+    }
+    const r = connection.socket.remoteAddress;
+    this.log(
+      "notice",
+      `New client connected from ${r.hostname}:${r.port} as ${clientId} (p${v}, c${
+        packet.clean ? 1 : 0
+      }, k${packet.keepAlive}${packet.username === undefined ? "" : `, u'${packet.username}'`}).`,
+    );
+    const error = previous === undefined
+      ? session.accept({ properties }, now)
+      : session.accept({ properties, previous }, now);
+    if (error !== undefined) {
+      connection.fail(error);
+      return;
+    }
+    if (this.#hasListeners("connect")) {
+      const event: BrokerEventMap["connect"] = {
+        clientId,
+        protocolVersion: v,
+        clean: packet.clean,
+        sessionPresent: previous !== undefined,
+        remoteAddress: r,
+      };
+      if (packet.username !== undefined) event.username = packet.username;
+      this.#emit("connect", event);
+    }
+  }
+
+  // --- connection end, sessions, wills ---
+
+  onEnded(connection: Connection, error: Error | undefined): void {
+    this.#live.delete(connection);
+    const record = connection.record;
+    if (record === undefined || record.connection !== connection) {
+      if (record === undefined && error !== undefined) {
+        this.log("notice", `Connection from ${connection.label} closed: ${error.message}`);
+      }
+      return;
+    }
+    const now = Date.now();
+    record.connection = undefined;
+    this.#connected--;
+    const session = connection.session;
+    const code = session.disconnectReasonCode;
+    if (code !== undefined) this.log("notice", `Client ${record.clientId} disconnected.`);
+    else if (error === undefined) {
+      this.log("notice", `Client ${record.clientId} closed its connection.`);
+    }
+    let expiry: number = session.sessionExpiryInterval;
+    if (expiry === NEVER) expiry = this.#options.persistentClientExpiration ?? Infinity;
+    const will = session.connectPacket?.will;
+    // The will goes out unless a normal DISCONNECT discarded it [MQTT-3.1.2-8],
+    // [MQTT-3.14.4-3]; DISCONNECT 0x04 asks for it. Not on broker shutdown.
+    const sendWill = will !== undefined && this.#closing === undefined &&
+      (code === undefined || code === 0x04);
+    if (expiry === 0) {
+      this.#endSession(record, now);
+      if (sendWill) this.#publishWill(record.clientId, will, now);
+    } else {
+      record.expiresAt = expiry === Infinity ? Infinity : now + expiry * 1000;
+      if (expiry !== Infinity) this.#expiring.add(record);
+      if (sendWill) {
+        const delay = record.version === 5 ? will.properties?.willDelayInterval ?? 0 : 0;
+        if (delay === 0) this.#publishWill(record.clientId, will, now);
+        else {
+          record.will = will;
+          record.willAt = now + Math.min(delay, expiry) * 1000;
+          this.#delayedWills.add(record);
+        }
+      }
+    }
+    if (this.#hasListeners("disconnect")) {
+      const event: BrokerEventMap["disconnect"] = { clientId: record.clientId };
+      if (code !== undefined) event.reasonCode = code;
+      if (error !== undefined) event.error = error;
+      this.#emit("disconnect", event);
+    }
+  }
+
+  // The session ends: subscriptions go, and a will still waiting is sent now.
+  #endSession(record: ClientRecord, now: number): void {
+    this.#subscriptions.removeClient(record.clientId);
+    if (this.#clients.get(record.clientId) === record) this.#clients.delete(record.clientId);
+    this.#expiring.delete(record);
+    const will = record.will;
+    if (will !== undefined) {
+      record.will = undefined;
+      this.#delayedWills.delete(record);
+      this.#publishWill(record.clientId, will, now);
+    }
+  }
+
+  #publishWill(clientId: string, will: Will, now: number): void {
+    let properties = will.properties;
+    if (properties?.willDelayInterval !== undefined) {
+      const { willDelayInterval: _, ...rest } = properties;
+      properties = rest;
+    }
+    const packet: PublishPacket = {
+      type: "publish",
+      topic: will.topic,
+      payload: will.payload,
+      qos: minQos(will.qos, this.#options.maxQos),
+      retain: will.retain,
+      dup: false,
+    };
+    if (properties !== undefined && Object.keys(properties).length > 0) {
+      packet.properties = properties;
+    }
+    this.log("information", `Sending will of ${clientId} to '${will.topic}'.`);
+    this.#publish(clientId, packet, now);
+  }
+
+  #sweep = (): void => {
+    const now = Date.now();
+    const connectTimeout = this.#options.connectTimeout * 1000;
+    for (const connection of this.#live) connection.tick(now, connectTimeout);
+    for (const record of this.#delayedWills) {
+      if (now < record.willAt) continue;
+      this.#delayedWills.delete(record);
+      const will = record.will;
+      record.will = undefined;
+      if (will !== undefined) this.#publishWill(record.clientId, will, now);
+    }
+    for (const record of this.#expiring) {
+      if (now < record.expiresAt || record.connection !== undefined) continue;
+      this.counters.clientsExpired++;
+      this.log("notice", `Expiring client ${record.clientId}.`);
+      this.#endSession(record, now);
+    }
+    const sys = this.#options.sysInterval;
+    if (sys > 0 && now >= this.#nextSys) {
+      this.#nextSys = now + sys * 1000;
+      this.#publishSys(now, false);
+    }
+  };
+
+  // --- SUBSCRIBE / UNSUBSCRIBE ---
+
+  onSubscribe(connection: Connection, packet: SubscribePacket): void {
+    const record = connection.record!;
+    const now = Date.now();
+    const identifier = packet.properties?.subscriptionIdentifier ?? 0;
+    const codes: number[] = [];
+    const retained: [string, ClientSubscription][] = [];
+    for (const s of packet.subscriptions) {
+      const shared = s.filter.startsWith("$share/") ? parseSharedSubscription(s.filter) : undefined;
+      if (shared !== undefined && s.noLocal === true) {
+        // [MQTT-3.8.3-4]: no local on a shared subscription is a protocol error
+        connection.session.disconnect(0x82);
+        connection.fail(
+          new ProtocolError("Cannot subscribe: no local on a shared subscription", {
+            spec: "MQTT-3.8.3-4",
+          }),
+        );
+        return;
+      }
+      if (!isValidTopicFilter(s.filter)) {
+        codes.push(0x8f);
+        continue;
+      }
+      const qos = minQos(s.qos, this.#options.maxQos);
+      const value: ClientSubscription = {
+        record,
+        qos,
+        noLocal: s.noLocal ?? false,
+        retainAsPublished: s.retainAsPublished ?? false,
+        identifier,
+      };
+      const added = this.#subscriptions.add(record.clientId, s.filter, value);
+      codes.push(qos);
+      const handling = s.retainHandling ?? 0;
+      // No retained messages for shared subscriptions [MQTT-3.8.4-?] (v5 §4.8.2)
+      if (shared === undefined && (handling === 0 || (handling === 1 && added))) {
+        retained.push([s.filter, value]);
+      }
+    }
+    connection.session.suback(packet, codes);
+    for (const [filter, value] of retained) this.#sendRetained(filter, value, now);
+    if (this.#hasListeners("subscribe")) {
+      this.#emit("subscribe", {
+        clientId: record.clientId,
+        subscriptions: packet.subscriptions,
+        reasonCodes: codes,
+      });
+    }
+  }
+
+  onUnsubscribe(connection: Connection, packet: UnsubscribePacket): void {
+    const record = connection.record!;
+    const codes = packet.filters.map((f) =>
+      this.#subscriptions.remove(record.clientId, f) ? 0 : 0x11
+    );
+    connection.session.unsuback(packet, codes);
+    if (this.#hasListeners("unsubscribe")) {
+      this.#emit("unsubscribe", {
+        clientId: record.clientId,
+        filters: packet.filters,
+        reasonCodes: codes,
+      });
+    }
+  }
+
+  // Retained messages for a new subscription: retain flag set [MQTT-3.3.1-8], remaining expiry.
+  #sendRetained(filter: string, sub: ClientSubscription, now: number): void {
+    const record = sub.record;
+    for (const [topic, message] of this.#matchRetained(filter, now)) {
+      const source = message.packet;
+      const packet: PublishPacket = {
+        type: "publish",
+        topic,
+        payload: source.payload,
+        qos: minQos(source.qos, sub.qos),
+        retain: true,
+        dup: false,
+      };
+      if (record.version === 5) {
+        let properties = this.#remainingExpiry(message, now) ?? undefined;
+        if (sub.identifier !== 0) {
+          properties = { ...properties, subscriptionIdentifiers: [sub.identifier] };
+        }
+        withProperties(packet, properties);
+      }
+      this.#deliver(record, packet, now);
+    }
+  }
+
+  #matchRetained(filter: string, now: number): [string, RetainedMessage][] {
+    const found: [string, RetainedMessage][] = [];
+    this.#retained.match(filter, (topic, message) => void found.push([topic, message]));
+    // Drop expired ones [MQTT-3.3.2-5]
+    return found.filter(([topic, message]) => {
+      const p = this.#remainingExpiry(message, now);
+      if (p === null) {
+        this.#retained.delete(topic);
+        return false;
+      }
+      return true;
+    });
+  }
+
+  // The message's properties with the expiry reduced by the time it was stored [MQTT-3.3.2-6],
+  // or null when it expired.
+  #remainingExpiry(message: RetainedMessage, now: number): Properties | undefined | null {
+    const properties = message.packet.properties;
+    const interval = properties?.messageExpiryInterval;
+    if (interval === undefined) return properties;
+    const waited = Math.floor((now - message.storedAt) / 1000);
+    if (waited >= interval) return null;
+    return waited === 0 ? properties : { ...properties, messageExpiryInterval: interval - waited };
+  }
+
+  // --- PUBLISH ---
+
+  onPublish(connection: Connection, packet: PublishPacket): number | void {
+    const record = connection.record!;
+    if (packet.qos > this.#options.maxQos) return undefined;
+    const count = this.#publish(record.clientId, packet, Date.now());
+    return count === 0 && connection.version === 5 ? 0x10 : undefined;
+  }
+
+  // Store when retained, then route. Returns the number of deliveries.
+  #publish(origin: string | undefined, packet: PublishPacket, now: number): number {
+    if (packet.retain && this.#options.retainAvailable) {
+      if (packet.payload.length === 0) {
+        // [MQTT-3.3.1-6], [MQTT-3.3.1-7]: an empty retained message clears the topic
+        this.#retained.delete(packet.topic);
+      } else {
+        const stored: PublishPacket = {
+          type: "publish",
+          topic: packet.topic,
+          payload: packet.payload,
+          qos: packet.qos,
+          retain: true,
+          dup: false,
+        };
+        withProperties(stored, passOn(packet.properties));
+        this.#retained.set(packet.topic, { packet: stored, storedAt: now });
+      }
+    }
+    const count = this.#route(origin, packet, now);
+    if (this.#hasListeners("publish")) {
+      const event: BrokerEventMap["publish"] = { packet };
+      if (origin !== undefined) event.clientId = origin;
+      this.#emit("publish", event);
+    }
+    return count;
+  }
+
+  #route(origin: string | undefined, packet: PublishPacket, now: number): number {
+    // Save the state of an outer publish (an in-process handler may publish).
+    const saved = [this.#rPacket, this.#rOrigin, this.#rProperties, this.#rNow, this.#rCount];
+    const savedForms = this.#rForms;
+    this.#rPacket = packet;
+    this.#rOrigin = origin;
+    this.#rProperties = passOn(packet.properties);
+    this.#rNow = now;
+    this.#rCount = 0;
+    this.#rForms = [];
+    const seq = ++this.#seq;
+    const hits = this.#v3Hits;
+    const base = hits.length;
+    const topic = packet.topic;
+    try {
+      this.#subscriptions.match(topic, this.#visit);
+      // MQTT 3.x: one copy per client at the highest QoS of its matching subscriptions
+      // [MQTT-3.3.5-1] (v3.1.1)
+      for (let i = base; i < hits.length; i++) {
+        const record = hits[i]!;
+        if (record.mark !== seq) continue;
+        record.mark = 0;
+        this.#deliverForm(record, minQos(packet.qos, record.markQos), false, 0);
+      }
+      hits.length = base;
+      this.#subscriptions.matchShared(topic, this.#visitShared);
+      this.#local.match(topic, this.#visitLocal);
+      return this.#rCount;
+    } finally {
+      hits.length = base;
+      this.#rForms = savedForms;
+      [this.#rPacket, this.#rOrigin, this.#rProperties, this.#rNow, this.#rCount] = saved as [
+        PublishPacket | undefined,
+        string | undefined,
+        Properties | undefined,
+        number,
+        number,
+      ];
+    }
+  }
+
+  #visit = (clientId: string, sub: ClientSubscription): void => {
+    const record = sub.record;
+    const packet = this.#rPacket!;
+    const qos = minQos(packet.qos, sub.qos);
+    if (record.version === 5) {
+      // MQTT 5: one copy per matching subscription, each with its own identifier (like
+      // mosquitto; allowed by [MQTT-3.3.4-2] and [MQTT-3.3.4-5]).
+      if (sub.noLocal && clientId === this.#rOrigin) return; // [MQTT-3.8.3-3]
+      // [MQTT-3.3.1-12], [MQTT-3.3.1-13]
+      this.#deliverForm(record, qos, sub.retainAsPublished && packet.retain, sub.identifier);
+      return;
+    }
+    if (record.mark !== this.#seq) {
+      record.mark = this.#seq;
+      record.markQos = qos;
+      this.#v3Hits.push(record);
+    } else if (qos > record.markQos) {
+      record.markQos = qos;
+    }
+  };
+
+  #online = (_clientId: string, sub: ClientSubscription): boolean =>
+    sub.record.connection !== undefined;
+
+  #visitShared = (
+    _group: string,
+    _filter: string,
+    members: SharedGroup<ClientSubscription>,
+  ): void => {
+    // Round robin over online members; an all-offline group queues to the next one.
+    const member = members.next(this.#online) ?? members.next();
+    if (member === undefined) return;
+    const sub = member.value;
+    const packet = this.#rPacket!;
+    const v5 = sub.record.version === 5;
+    this.#deliverForm(
+      sub.record,
+      minQos(packet.qos, sub.qos),
+      v5 && sub.retainAsPublished && packet.retain,
+      v5 ? sub.identifier : 0,
+    );
+  };
+
+  #visitLocal = (_id: string, sub: LocalSubscription): void => {
+    const packet = this.#rPacket!;
+    const message: BrokerMessage = {
+      topic: packet.topic,
+      payload: packet.payload,
+      qos: minQos(packet.qos, sub.qos),
+      retain: sub.retainAsPublished && packet.retain,
+    };
+    const properties = this.#rProperties;
+    if (properties !== undefined) message.properties = properties;
+    if (this.#rOrigin !== undefined) message.clientId = this.#rOrigin;
+    this.#rCount++;
+    try {
+      sub.handler(message);
+    } catch (error) {
+      this.log("error", `In-process subscriber threw: ${error}`);
+    }
+  };
+
+  // Deliver the current message in one wire form, encoded once for all its receivers.
+  #deliverForm(record: ClientRecord, qos: QoS, retain: boolean, identifier: number): void {
+    this.#rCount++;
+    const v5 = record.version === 5;
+    let form: Form | undefined;
+    for (const f of this.#rForms) {
+      if (f.v5 === v5 && f.qos === qos && f.retain === retain && f.identifier === identifier) {
+        form = f;
+        break;
+      }
+    }
+    if (form === undefined) {
+      const source = this.#rPacket!;
+      const packet: TaggedPublish = {
+        type: "publish",
+        topic: source.topic,
+        payload: source.payload,
+        qos,
+        retain,
+        dup: false,
+      };
+      if (v5) {
+        const properties = this.#rProperties;
+        withProperties(
+          packet,
+          identifier === 0 ? properties : { ...properties, subscriptionIdentifiers: [identifier] },
+        );
+      }
+      try {
+        tagPublish(packet, v5);
+      } catch (error) {
+        this.log("error", `Cannot encode PUBLISH to '${source.topic}': ${error}`);
+        return;
+      }
+      form = { v5, qos, retain, identifier, packet };
+      this.#rForms.push(form);
+    }
+    this.#deliver(record, form.packet, this.#rNow);
+  }
+
+  #deliver(record: ClientRecord, packet: PublishPacket, now: number): void {
+    const session = record.session;
+    const connection = record.connection;
+    const counters = this.counters;
+    if (connection === undefined && packet.qos === 0 && !this.#options.queueQos0Messages) return;
+    const max = session.clientMaximumPacketSize;
+    if (max !== undefined) {
+      const size = encodedSize(packet);
+      // [MQTT-3.1.2-25]: never send a packet larger than the client accepts
+      if (size > max) {
+        counters.publishDropped++;
+        return;
+      }
+    }
+    if (packet.qos === 0 && connection !== undefined && connection.congested) {
+      // A socket above its high-water mark takes at most max_queued_messages QoS 0 messages
+      // until it drains; the rest are dropped and counted (ARCHITECTURE.md rule 8).
+      const limit = this.#options.maxQueuedMessages;
+      if (limit !== 0 && ++connection.congestedCount > limit) {
+        counters.publishDropped++;
+        return;
+      }
+    }
+    if (session.deliver(packet, now) === "dropped") {
+      counters.publishDropped++;
+    }
+  }
+
+  // --- $SYS ---
+
+  #publishSys(now: number, first: boolean): void {
+    const s = this.stats;
+    const values: [string, string][] = [
+      ["version", `mq version ${VERSION}`],
+      ["uptime", `${Math.floor((now - this.#startedAt) / 1000)} seconds`],
+      ["clients/total", `${s.clientsConnected + s.clientsDisconnected}`],
+      ["clients/connected", `${s.clientsConnected}`],
+      ["clients/active", `${s.clientsConnected}`],
+      ["clients/disconnected", `${s.clientsDisconnected}`],
+      ["clients/inactive", `${s.clientsDisconnected}`],
+      ["clients/maximum", `${s.clientsMaximum}`],
+      ["clients/expired", `${s.clientsExpired}`],
+      ["messages/received", `${s.messagesReceived}`],
+      ["messages/sent", `${s.messagesSent}`],
+      ["publish/messages/received", `${s.publishReceived}`],
+      ["publish/messages/sent", `${s.publishSent}`],
+      ["publish/messages/dropped", `${s.publishDropped}`],
+      ["bytes/received", `${s.bytesReceived}`],
+      ["bytes/sent", `${s.bytesSent}`],
+      ["subscriptions/count", `${s.subscriptions}`],
+      ["retained messages/count", `${s.retained}`],
+    ];
+    const encoder = new TextEncoder();
+    for (const [name, value] of values) {
+      const topic = `$SYS/broker/${name}`;
+      if (!first && name !== "uptime" && this.#sysLast.get(topic) === value) continue;
+      this.#sysLast.set(topic, value);
+      this.#publish(undefined, {
+        type: "publish",
+        topic,
+        payload: encoder.encode(value),
+        qos: 0,
+        retain: true,
+        dup: false,
+      }, now);
+    }
+  }
+
+  // --- in-process API ---
+
+  publish(topic: string, payload: Uint8Array | string, options: BrokerPublishOptions = {}): number {
+    validateTopicName(topic);
+    const qos = options.qos ?? 0;
+    if (qos !== 0 && qos !== 1 && qos !== 2) {
+      throw new RangeError(`Cannot publish: QoS "${qos}" is not 0, 1 or 2`);
+    }
+    const packet: PublishPacket = {
+      type: "publish",
+      topic,
+      payload: typeof payload === "string" ? new TextEncoder().encode(payload) : payload,
+      qos,
+      retain: options.retain ?? false,
+      dup: false,
+    };
+    withProperties(packet, passOn(options.properties));
+    if (this.#closing !== undefined) return 0;
+    return this.#publish(undefined, packet, Date.now());
+  }
+
+  subscribe(
+    filter: string,
+    handler: BrokerMessageHandler,
+    options: BrokerSubscribeOptions = {},
+  ): () => void {
+    validateTopicFilter(filter);
+    if (filter.startsWith("$share/")) {
+      throw new TypeError(
+        `Cannot subscribe to "${filter}": in-process shared subscriptions are not supported`,
+      );
+    }
+    if (typeof handler !== "function") {
+      throw new TypeError("Cannot subscribe: the handler is not a function");
+    }
+    const qos = options.qos ?? 2;
+    const id = `\u0000local-${++this.#localIds}`;
+    const sub: LocalSubscription = {
+      handler,
+      qos,
+      retainAsPublished: options.retainAsPublished ?? false,
+    };
+    this.#local.add(id, filter, sub);
+    if ((options.retainHandling ?? 0) === 0) {
+      for (const [topic, message] of this.#matchRetained(filter, Date.now())) {
+        const m: BrokerMessage = {
+          topic,
+          payload: message.packet.payload,
+          qos: minQos(message.packet.qos, qos),
+          retain: true,
+        };
+        const properties = this.#remainingExpiry(message, Date.now());
+        if (properties) m.properties = properties;
+        try {
+          handler(m);
+        } catch (error) {
+          this.log("error", `In-process subscriber threw: ${error}`);
+        }
+      }
+    }
+    return () => void this.#local.remove(id, filter);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.log("notice", `mq version ${VERSION} terminating`);
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await Promise.all(this.#listeners.map((l) => l.close().catch(() => {})));
+    this.#listeners = [];
+    const pending: Promise<void>[] = [];
+    for (const connection of [...this.#sockets]) {
+      if (!connection.ended) {
+        connection.session.disconnect(0x8b);
+        connection.end();
+      }
+      pending.push(connection.whenClosed());
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_GRACE_MS);
+    });
+    await Promise.race([Promise.all(pending), grace]);
+    clearTimeout(timer);
+    for (const connection of this.#sockets) connection.socket.destroy();
+    this.#sockets.clear();
+  }
+}
+
+// Size of a PUBLISH as it will be sent (the tagged bytes when present).
+function encodedSize(packet: TaggedPublish): number {
+  const tag: Encoded | undefined = packet[ENCODED];
+  if (tag !== undefined) return tag.template.bytes.length;
+  const probe = packet.qos === 0 ? packet : { ...packet, packetId: 1 };
+  return packetSize(probe, 5);
+}
+
+function randomId(): string {
+  return crypto.randomUUID().toUpperCase();
+}
+
+/**
+ * Start an MQTT broker (MQTT 3.1, 3.1.1 and 5.0) on the configured listeners.
+ *
+ * Options follow mosquitto's names and defaults; with none it listens on `127.0.0.1:1883`.
+ * The handle gives the bound addresses, in-process publish and subscribe, events, and
+ * `close()`.
+ *
+ * @example Start on a free port, publish in-process and stop
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startBroker } from "./broker.ts";
+ *
+ * const broker = await startBroker({ listeners: [{ port: 0 }], sysInterval: 0 });
+ * assert.ok(broker.addresses[0]!.port > 0);
+ * const got: string[] = [];
+ * const unsubscribe = broker.subscribe("greetings/#", (m) => {
+ *   got.push(new TextDecoder().decode(m.payload));
+ * });
+ * broker.publish("greetings/world", "hello");
+ * assert.deepEqual(got, ["hello"]);
+ * unsubscribe();
+ * await broker.close();
+ * ```
+ *
+ * @param options Listeners, limits, adapter and logger.
+ * @returns The running broker.
+ * @throws {RangeError} When an option is out of range.
+ */
+export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
+  const broker = new MqBroker(options);
+  await broker.start();
+  return broker;
+}

@@ -1,0 +1,281 @@
+/**
+ * The public types of the embeddable broker: options, the handle, messages and events.
+ *
+ * @module
+ */
+
+import type {
+  Properties,
+  ProtocolVersion,
+  PublishPacket,
+  QoS,
+  Subscription,
+} from "../protocol/mod.ts";
+import type { Socket, SocketAdapter, SocketAddress, TlsOptions } from "../socket/types.ts";
+
+/** Mosquitto's log types, from most to least severe. */
+export type LogLevel = "error" | "warning" | "notice" | "information" | "debug";
+
+/** Receives the broker's log lines (without a timestamp). */
+export type BrokerLogger = (level: LogLevel, message: string) => void;
+
+/** One listener (mosquitto's `listener`). */
+export interface BrokerListenerOptions {
+  /** Address to bind. Default `"127.0.0.1"` (loopback only, like mosquitto 2 without a config). */
+  hostname?: string;
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  /** Serve TLS with these options. */
+  tls?: TlsOptions;
+}
+
+/**
+ * Broker options. Names are mosquitto's configuration keys in camelCase, with mosquitto's
+ * defaults; durations are in seconds like mosquitto's.
+ */
+export interface BrokerOptions {
+  /** Listeners. Default: one on `127.0.0.1:1883`. An empty array listens nowhere (use `connect()`). */
+  listeners?: BrokerListenerOptions[];
+  /** QoS 1 and 2 messages in flight to each MQTT 3.x client; the CONNACK Receive Maximum. Default 20. */
+  maxInflightMessages?: number;
+  /** Messages queued per client beyond the in-flight window; 0 is no limit. Default 1000. */
+  maxQueuedMessages?: number;
+  /** Payload bytes queued per client; 0 is no limit. Default 0. */
+  maxQueuedBytes?: number;
+  /** Queue QoS 0 messages for offline persistent clients. Default false. */
+  queueQos0Messages?: boolean;
+  /** Largest packet accepted from clients, in bytes; sent as Maximum Packet Size to MQTT 5 clients. Default: no limit. */
+  maxPacketSize?: number;
+  /**
+   * Largest keep alive in seconds: MQTT 5 clients asking for more (or 0) get it as Server Keep
+   * Alive, MQTT 3.x clients asking for more are refused. 0 disables the check. Default 65535.
+   */
+  maxKeepalive?: number;
+  /** Highest topic alias MQTT 5 clients may use. Default 10. */
+  maxTopicAlias?: number;
+  /** Whether retained messages are supported. Default true. */
+  retainAvailable?: boolean;
+  /** Highest QoS granted and accepted. Default 2. */
+  maxQos?: QoS;
+  /**
+   * Seconds after which a disconnected persistent session that never expires on its own
+   * (MQTT 3.x clean session false, MQTT 5 expiry 0xFFFFFFFF) is removed. Default: never.
+   */
+  persistentClientExpiration?: number;
+  /** Seconds between `$SYS` updates; 0 disables `$SYS`. Default 10. */
+  sysInterval?: number;
+  /** Seconds a new connection has to send CONNECT. Default 10. */
+  connectTimeout?: number;
+  /** Whether an empty client id gets an assigned one (where the protocol allows). Default true. */
+  allowZeroLengthClientId?: boolean;
+  /** Prefix of assigned client ids. Default `"auto-"`. */
+  autoIdPrefix?: string;
+  /** The socket adapter for listeners. Default: the current runtime's TCP adapter. */
+  adapter?: SocketAdapter;
+  /** Receives log lines. Default: none. */
+  logger?: BrokerLogger;
+  /**
+   * Log types passed to the logger (mosquitto's `log_type`). Default: every type except
+   * `"debug"`, which describes every packet.
+   */
+  logTypes?: LogLevel[];
+}
+
+/** A message delivered to an in-process subscriber. */
+export interface BrokerMessage {
+  /** Topic name. */
+  topic: string;
+  /** Payload. Shared between subscribers: do not modify it. */
+  payload: Uint8Array;
+  /** QoS of this delivery: min(published, subscribed). */
+  qos: QoS;
+  /** Whether this is a retained message sent on subscribe (or retain-as-published). */
+  retain: boolean;
+  /** MQTT 5 properties as published (user properties, content type, expiry ...). */
+  properties?: Properties;
+  /** The client id of the publisher; `undefined` for in-process publishes and `$SYS`. */
+  clientId?: string;
+}
+
+/** Options of {@linkcode Broker.publish}. */
+export interface BrokerPublishOptions {
+  /** QoS. Default 0. */
+  qos?: QoS;
+  /** Retain the message. Default false. */
+  retain?: boolean;
+  /** MQTT 5 properties passed to subscribers. */
+  properties?: Properties;
+}
+
+/** Options of {@linkcode Broker.subscribe}. */
+export interface BrokerSubscribeOptions {
+  /** Highest QoS to receive. Default 2. */
+  qos?: QoS;
+  /** 0 send retained messages now (default), 2 never. */
+  retainHandling?: 0 | 2;
+  /** Keep the retain flag of live messages as published. Default false. */
+  retainAsPublished?: boolean;
+}
+
+/** Handles messages of an in-process subscription. */
+export type BrokerMessageHandler = (message: BrokerMessage) => void;
+
+/** A client connected (its CONNACK was sent). */
+export interface ClientConnectEvent {
+  /** Client id (the assigned one for an empty id). */
+  clientId: string;
+  /** Protocol level. */
+  protocolVersion: ProtocolVersion;
+  /** Clean session / clean start. */
+  clean: boolean;
+  /** Whether a previous session was resumed. */
+  sessionPresent: boolean;
+  /** User name, if any. */
+  username?: string;
+  /** The peer. */
+  remoteAddress: SocketAddress;
+}
+
+/** A client's connection ended. */
+export interface ClientDisconnectEvent {
+  /** Client id. */
+  clientId: string;
+  /** Reason code of the client's DISCONNECT, `undefined` when the connection was lost or closed by the broker. */
+  reasonCode?: number;
+  /** The fault that closed it, if any (protocol error, keep-alive timeout, take-over). */
+  error?: Error;
+}
+
+/** A client subscribed. */
+export interface ClientSubscribeEvent {
+  /** Client id. */
+  clientId: string;
+  /** The subscriptions of the SUBSCRIBE. */
+  subscriptions: Subscription[];
+  /** The SUBACK reason codes (granted QoS or failure), in order. */
+  reasonCodes: number[];
+}
+
+/** A client unsubscribed. */
+export interface ClientUnsubscribeEvent {
+  /** Client id. */
+  clientId: string;
+  /** The topic filters. */
+  filters: string[];
+  /** The UNSUBACK reason codes (0 or 0x11 no subscription existed). */
+  reasonCodes: number[];
+}
+
+/** A message was published (by a client, a will, `$SYS` or in-process). */
+export interface MessagePublishEvent {
+  /** The publisher's client id; `undefined` for in-process publishes and `$SYS`. */
+  clientId?: string;
+  /** The message as routed (topic aliases resolved). */
+  packet: PublishPacket;
+}
+
+/** The events of a {@linkcode Broker}, by name. */
+export interface BrokerEventMap {
+  /** A client connected. */
+  connect: ClientConnectEvent;
+  /** A client's connection ended. */
+  disconnect: ClientDisconnectEvent;
+  /** A client subscribed. */
+  subscribe: ClientSubscribeEvent;
+  /** A client unsubscribed. */
+  unsubscribe: ClientUnsubscribeEvent;
+  /** A message was published. */
+  publish: MessagePublishEvent;
+}
+
+/** Where a listener is bound. */
+export interface BrokerAddress {
+  /** Transport. */
+  transport: SocketAddress["transport"];
+  /** Bound host name or address. */
+  hostname: string;
+  /** Bound port (the one picked for port 0). */
+  port: number;
+}
+
+/** The handle of a running broker. */
+export interface Broker {
+  /** The bound address of each listener, in the order configured. */
+  readonly addresses: readonly BrokerAddress[];
+  /**
+   * Stop: listeners close, MQTT 5 clients get DISCONNECT 0x8B (server shutting down), every
+   * socket closes and timers stop. Resolves when done; idempotent.
+   */
+  close(): Promise<void>;
+  /**
+   * Serve one client connection over any {@linkcode Socket} (e.g. one end of `memoryPair()`).
+   *
+   * @param socket The connected socket.
+   */
+  connect(socket: Socket): void;
+  /**
+   * Publish a message from inside the process, routed like a client's.
+   *
+   * @param topic Topic name.
+   * @param payload Payload (a string is UTF-8 encoded).
+   * @param options QoS, retain and MQTT 5 properties.
+   * @returns The number of subscriptions it was delivered to.
+   */
+  publish(topic: string, payload: Uint8Array | string, options?: BrokerPublishOptions): number;
+  /**
+   * Subscribe in-process; the handler runs synchronously for each message.
+   *
+   * @param filter Topic filter (no `$share/`).
+   * @param handler Called per message.
+   * @param options QoS and retain handling.
+   * @returns A function that removes the subscription.
+   */
+  subscribe(
+    filter: string,
+    handler: BrokerMessageHandler,
+    options?: BrokerSubscribeOptions,
+  ): () => void;
+  /**
+   * Listen to an event.
+   *
+   * @param type The event name.
+   * @param listener Called synchronously with the event.
+   * @returns A function that removes the listener.
+   */
+  on<K extends keyof BrokerEventMap>(
+    type: K,
+    listener: (event: BrokerEventMap[K]) => void,
+  ): () => void;
+  /** Counters, as published under `$SYS`. */
+  readonly stats: BrokerStats;
+}
+
+/** Counters of a {@linkcode Broker}, as published under `$SYS/broker/...`. */
+export interface BrokerStats {
+  /** Clients connected now. */
+  readonly clientsConnected: number;
+  /** Persistent sessions whose client is offline. */
+  readonly clientsDisconnected: number;
+  /** Most clients connected at once. */
+  readonly clientsMaximum: number;
+  /** Sessions removed by expiry. */
+  readonly clientsExpired: number;
+  /** Packets received. */
+  readonly messagesReceived: number;
+  /** Packets sent. */
+  readonly messagesSent: number;
+  /** PUBLISH packets received. */
+  readonly publishReceived: number;
+  /** PUBLISH packets sent. */
+  readonly publishSent: number;
+  /** Messages dropped (full queue, too large for the client, congested socket). */
+  readonly publishDropped: number;
+  /** Bytes received. */
+  readonly bytesReceived: number;
+  /** Bytes sent. */
+  readonly bytesSent: number;
+  /** Subscriptions of all clients. */
+  readonly subscriptions: number;
+  /** Retained messages. */
+  readonly retained: number;
+}

@@ -1,0 +1,225 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import type { Subscription } from "../../protocol/mod.ts";
+import { brokerFor, bytes, RawClient, text } from "./_client.ts";
+
+const T = { timeout: 10_000 };
+
+function sub5(filter: string, retainHandling: 0 | 1 | 2): Subscription {
+  return { filter, qos: 1, noLocal: false, retainAsPublished: false, retainHandling };
+}
+
+describe("broker retained messages", () => {
+  test(
+    "startBroker() sends a retained message to a new subscriber with the retain flag [MQTT-3.3.1-6] [MQTT-3.3.1-8]",
+    T,
+    async (t) => {
+      const broker = await brokerFor(t);
+      const pub = RawClient.memory(t, broker, 4);
+      await pub.connect("pub");
+      pub.publish("r/a", "first", { qos: 1, retain: true });
+      await pub.next("puback");
+      pub.publish("r/a", "second", { qos: 1, retain: true, packetId: 2 });
+      await pub.next("puback");
+      const sub = RawClient.memory(t, broker, 4);
+      await sub.connect("sub");
+      await sub.subscribe(["r/#"], { qos: 2 });
+      const message = await sub.next("publish");
+      assert.equal(text(message.payload), "second");
+      assert.equal(message.retain, true);
+      assert.equal(message.qos, 1);
+      assert.deepEqual(await sub.drain(30), []);
+    },
+  );
+
+  test(
+    "startBroker() clears a retained message on an empty retained payload [MQTT-3.3.1-10]",
+    T,
+    async (t) => {
+      const broker = await brokerFor(t);
+      broker.publish("r/gone", "x", { retain: true });
+      const pub = RawClient.memory(t, broker, 5);
+      await pub.connect("pub");
+      pub.publish("r/gone", "", { retain: true });
+      pub.send({ type: "pingreq" });
+      await pub.next("pingresp");
+      assert.equal(broker.stats.retained, 0);
+      const sub = RawClient.memory(t, broker, 5);
+      await sub.connect("sub");
+      await sub.subscribe(["r/#"]);
+      assert.deepEqual(await sub.drain(30), []);
+    },
+  );
+
+  test(
+    "startBroker() applies retain handling 0, 1 and 2 [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11]",
+    T,
+    async (t) => {
+      const broker = await brokerFor(t);
+      broker.publish("h/x", "kept", { retain: true });
+      const c = RawClient.memory(t, broker, 5);
+      await c.connect("rh");
+      await c.subscribe([sub5("h/+", 2)], { packetId: 1 });
+      assert.deepEqual(await c.drain(30), []);
+      await c.subscribe([sub5("h/#", 1)], { packetId: 2 });
+      assert.equal((await c.next("publish")).retain, true);
+      await c.subscribe([sub5("h/#", 1)], { packetId: 3 }); // exists: nothing
+      await c.subscribe([sub5("h/x", 0)], { packetId: 4 });
+      assert.equal(text((await c.next("publish")).payload), "kept");
+      await c.subscribe([sub5("h/x", 0)], { packetId: 5 }); // 0 sends again
+      assert.equal(text((await c.next("publish")).payload), "kept");
+    },
+  );
+
+  test(
+    "startBroker() sends no retained messages for a shared subscription",
+    T,
+    async (t) => {
+      const broker = await brokerFor(t);
+      broker.publish("s/x", "kept", { retain: true });
+      const c = RawClient.memory(t, broker, 5);
+      await c.connect("sh");
+      await c.subscribe(["$share/g/s/#"]);
+      assert.deepEqual(await c.drain(30), []);
+    },
+  );
+
+  test(
+    "startBroker() sends the remaining message expiry of a retained message and drops it once expired [MQTT-3.3.2-5] [MQTT-3.3.2-6]",
+    { timeout: 10_000 },
+    async (t) => {
+      const broker = await brokerFor(t);
+      broker.publish("x/e", "soon", { retain: true, properties: { messageExpiryInterval: 2 } });
+      const a = RawClient.memory(t, broker, 5);
+      await a.connect("a");
+      await a.subscribe(["x/e"]);
+      assert.equal((await a.next("publish")).properties?.messageExpiryInterval, 2);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const b = RawClient.memory(t, broker, 5);
+      await b.connect("b");
+      await b.subscribe(["x/e"]);
+      assert.equal((await b.next("publish")).properties?.messageExpiryInterval, 1);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const c = RawClient.memory(t, broker, 5);
+      await c.connect("c");
+      await c.subscribe(["x/e"]);
+      assert.deepEqual(await c.drain(30), []);
+      assert.equal(broker.stats.retained, 0);
+    },
+  );
+});
+
+describe("broker wills", () => {
+  async function watcher(
+    t: Parameters<typeof brokerFor>[0],
+    broker: Awaited<ReturnType<typeof brokerFor>>,
+  ) {
+    const w = RawClient.memory(t, broker, 5);
+    await w.connect("watcher");
+    await w.subscribe(["will/#"], { qos: 1 });
+    return w;
+  }
+  const will = { topic: "will/gone", payload: bytes("bye"), qos: 1 as const, retain: false };
+
+  test("startBroker() publishes the will on network loss [MQTT-3.1.2-8]", T, async (t) => {
+    const broker = await brokerFor(t);
+    const w = await watcher(t, broker);
+    const c = await RawClient.tcp(t, broker, 4);
+    await c.connect("dies", { will });
+    c.destroy();
+    const message = await w.next("publish");
+    assert.equal(message.topic, "will/gone");
+    assert.equal(text(message.payload), "bye");
+  });
+
+  test(
+    "startBroker() discards the will on a normal DISCONNECT [MQTT-3.1.2-10] [MQTT-3.14.4-3]",
+    T,
+    async (t) => {
+      const broker = await brokerFor(t);
+      const w = await watcher(t, broker);
+      const c = RawClient.memory(t, broker, 5);
+      await c.connect("polite", { will });
+      c.disconnect();
+      await c.whenClosed();
+      assert.deepEqual(await w.drain(50), []);
+    },
+  );
+
+  test("startBroker() publishes the will on DISCONNECT 0x04 with its properties", T, async (t) => {
+    const broker = await brokerFor(t);
+    const w = await watcher(t, broker);
+    const c = RawClient.memory(t, broker, 5);
+    await c.connect("asks", {
+      will: { ...will, properties: { contentType: "text/plain", userProperties: [["k", "v"]] } },
+    });
+    c.disconnect(0x04);
+    const message = await w.next("publish");
+    assert.deepEqual(message.properties, {
+      contentType: "text/plain",
+      userProperties: [["k", "v"]],
+    });
+  });
+
+  test("startBroker() publishes the will after a protocol error", T, async (t) => {
+    const broker = await brokerFor(t);
+    const w = await watcher(t, broker);
+    const c = RawClient.memory(t, broker, 5);
+    await c.connect("broken", { will });
+    c.sendBytes(new Uint8Array([0x36, 0x00]));
+    assert.equal((await w.next("publish")).topic, "will/gone");
+  });
+
+  test("startBroker() publishes the will on keep-alive timeout", { timeout: 10_000 }, async (t) => {
+    const broker = await brokerFor(t);
+    const w = await watcher(t, broker);
+    const c = RawClient.memory(t, broker, 4);
+    await c.connect("silent", { will, keepAlive: 1 });
+    assert.equal((await w.next("publish", 4000)).topic, "will/gone");
+  });
+
+  test("startBroker() cancels a delayed will when the session resumes in time [MQTT-3.1.3-9]", {
+    timeout: 10_000,
+  }, async (t) => {
+    const broker = await brokerFor(t);
+    const w = await watcher(t, broker);
+    const c = RawClient.memory(t, broker, 5);
+    await c.connect("delayed", {
+      will: { ...will, properties: { willDelayInterval: 1 } },
+      properties: { sessionExpiryInterval: 60 },
+    });
+    c.destroy();
+    const again = RawClient.memory(t, broker, 5);
+    assert.equal((await again.connect("delayed", { clean: false })).sessionPresent, true);
+    assert.deepEqual(await w.drain(1600), []);
+  });
+
+  test("startBroker() publishes a delayed will after the delay", { timeout: 10_000 }, async (t) => {
+    const broker = await brokerFor(t);
+    const w = await watcher(t, broker);
+    const c = RawClient.memory(t, broker, 5);
+    await c.connect("late", {
+      will: { ...will, properties: { willDelayInterval: 1 } },
+      properties: { sessionExpiryInterval: 60 },
+    });
+    const started = Date.now();
+    c.destroy();
+    const message = await w.next("publish", 4000);
+    assert.equal(message.topic, "will/gone");
+    assert.ok(Date.now() - started >= 900);
+    assert.equal(message.properties, undefined); // the will delay is not passed on
+  });
+
+  test("startBroker() retains a retained will", T, async (t) => {
+    const broker = await brokerFor(t);
+    const c = RawClient.memory(t, broker, 4);
+    await c.connect("rw", { will: { ...will, retain: true } });
+    c.destroy();
+    await c.whenClosed();
+    const late = RawClient.memory(t, broker, 4);
+    await late.connect("late");
+    await late.subscribe(["will/#"]);
+    const message = await late.next("publish");
+    assert.equal(message.retain, true);
+  });
+});
