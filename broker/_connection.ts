@@ -155,6 +155,7 @@ export class Connection {
     try {
       if (packet.type === "publish") {
         counters.publishSent++;
+        counters.publishBytesSent += packet.payload.length;
         const tag = (packet as TaggedPublish)[ENCODED];
         if (
           tag !== undefined && tag.v5 === (this.version === 5) &&
@@ -292,7 +293,10 @@ export class Connection {
     const now = Date.now();
     for (let packet = decoder.next(); packet !== undefined; packet = decoder.next()) {
       counters.messagesReceived++;
-      if (packet.type === "publish") counters.publishReceived++;
+      if (packet.type === "publish") {
+        counters.publishReceived++;
+        counters.publishBytesReceived += packet.payload.length;
+      }
       if (this.#host.debug) {
         this.#host.log("debug", `Received ${describe(packet)} from ${this.label}`);
       }

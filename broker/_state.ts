@@ -24,6 +24,8 @@ export interface ClientRecord {
   will: Will | undefined;
   /** When the delayed will is due, in ms. */
   willAt: number;
+  /** Messages to this client dropped (full queue, congested socket, too large). */
+  dropped: number;
   /** Routing scratch: the publish sequence number this record was last matched for. */
   mark: number;
   /** Routing scratch: the highest QoS matched for MQTT 3.x merging. */
@@ -82,6 +84,14 @@ export interface Counters {
   clientsExpired: number;
   /** Most clients connected at once. */
   clientsMaximum: number;
+  /** CONNECTs accepted. */
+  connections: number;
+  /** Sockets accepted. */
+  sockets: number;
+  /** Payload bytes of PUBLISH received. */
+  publishBytesReceived: number;
+  /** Payload bytes of PUBLISH sent. */
+  publishBytesSent: number;
 }
 
 /**
@@ -100,5 +110,9 @@ export function newCounters(): Counters {
     bytesSent: 0,
     clientsExpired: 0,
     clientsMaximum: 0,
+    connections: 0,
+    sockets: 0,
+    publishBytesReceived: 0,
+    publishBytesSent: 0,
   };
 }

@@ -53,6 +53,7 @@ import type {
   BrokerPublishOptions,
   BrokerStats,
   BrokerSubscribeOptions,
+  ClientInfo,
   LogLevel,
 } from "./types.ts";
 
@@ -80,6 +81,7 @@ interface Resolved {
   autoIdPrefix: string;
   logger: BrokerLogger | undefined;
   logTypes: Set<LogLevel>;
+  memoryUsage: (() => number) | undefined;
 }
 
 function integer(name: string, value: number | undefined, fallback: number, max: number): number {
@@ -132,6 +134,7 @@ function resolve(options: BrokerOptions): Resolved {
     autoIdPrefix: options.autoIdPrefix ?? "auto-",
     logger: options.logger,
     logTypes: new Set(options.logTypes ?? ["error", "warning", "notice", "information"]),
+    memoryUsage: options.memoryUsage,
   };
 }
 
@@ -191,6 +194,8 @@ class MqBroker implements Broker, ConnectionHost {
   #timer: ReturnType<typeof setInterval> | undefined;
   #nextSys = 0;
   #sysLast = new Map<string, string>();
+  #load: LoadAverages | undefined;
+  #heapMaximum = 0;
   #closing: Promise<void> | undefined;
 
   // Routing state of the current publish (saved and restored around nested publishes).
@@ -229,6 +234,35 @@ class MqBroker implements Broker, ConnectionHost {
       bytesSent: c.bytesSent,
       subscriptions: this.#subscriptions.size,
       retained: this.#retained.size,
+      connections: c.connections,
+      sockets: c.sockets,
+      publishBytesReceived: c.publishBytesReceived,
+      publishBytesSent: c.publishBytesSent,
+      messagesStored: this.#stored(),
+    };
+  }
+
+  #stored(): number {
+    let n = 0;
+    for (const record of this.#clients.values()) {
+      n += record.session.inflightCount + record.session.queuedCount;
+    }
+    return n;
+  }
+
+  client(clientId: string): ClientInfo | undefined {
+    const record = this.#clients.get(clientId);
+    if (record === undefined) return undefined;
+    const session = record.session;
+    return {
+      clientId,
+      connected: record.connection !== undefined,
+      protocolVersion: record.version,
+      inflight: session.inflightCount,
+      queuedMessages: session.queuedCount,
+      queuedBytes: session.queuedBytes,
+      dropped: record.dropped,
+      bufferedBytes: record.connection?.socket.bufferedAmount ?? 0,
     };
   }
 
@@ -318,6 +352,7 @@ class MqBroker implements Broker, ConnectionHost {
         queueQoS0: o.queueQos0Messages,
       },
     });
+    this.counters.sockets++;
     this.#sockets.add(connection);
     this.#live.add(connection);
     connection.whenClosed().then(() => this.#sockets.delete(connection));
@@ -356,6 +391,20 @@ class MqBroker implements Broker, ConnectionHost {
         return;
       }
     }
+    const will = packet.will;
+    if (v === 5 && will !== undefined) {
+      // A will the server cannot honour refuses the connection [MQTT-3.2.2-12],
+      // [MQTT-3.2.2-13]; MQTT 3.x has no such code, its will QoS is lowered when published.
+      if (will.qos > o.maxQos || (will.retain && !o.retainAvailable)) {
+        const code = will.qos > o.maxQos ? 0x9b : 0x9a;
+        this.log(
+          "notice",
+          `Refused client ${clientId}: will not supported (0x${code.toString(16)}).`,
+        );
+        session.refuse(code);
+        return;
+      }
+    }
     let record = this.#clients.get(clientId);
     const old = record?.connection;
     if (old !== undefined) {
@@ -387,6 +436,7 @@ class MqBroker implements Broker, ConnectionHost {
         expiresAt: Infinity,
         will: undefined,
         willAt: 0,
+        dropped: 0,
         mark: 0,
         markQos: 0,
       };
@@ -398,6 +448,7 @@ class MqBroker implements Broker, ConnectionHost {
     }
     connection.record = record;
     this.#connected++;
+    this.counters.connections++;
     if (this.#connected > this.counters.clientsMaximum) {
       this.counters.clientsMaximum = this.#connected;
     }
@@ -666,7 +717,23 @@ class MqBroker implements Broker, ConnectionHost {
 
   onPublish(connection: Connection, packet: PublishPacket): number | void {
     const record = connection.record!;
-    if (packet.qos > this.#options.maxQos) return undefined;
+    if (packet.qos > this.#options.maxQos) {
+      // MQTT 5 clients are refused by the session (DISCONNECT 0x9B [MQTT-3.2.2-11]); 3.x
+      // clients, which were never told the maximum, are disconnected like mosquitto does.
+      connection.fail(
+        new ProtocolError(
+          `Cannot accept PUBLISH: QoS ${packet.qos} exceeds the maximum QoS ${this.#options.maxQos}`,
+          { reasonCode: 0x9b },
+        ),
+      );
+      return undefined;
+    }
+    if (packet.topic.startsWith("$SYS")) {
+      // Clients may not publish to $SYS: dropped, and refused with 0x87 on MQTT 5, as
+      // mosquitto does (its prefix check also covers "$SYSX/...").
+      this.log("notice", `Denied PUBLISH from ${record.clientId} to '${packet.topic}'.`);
+      return connection.version === 5 ? 0x87 : undefined;
+    }
     const count = this.#publish(record.clientId, packet, Date.now());
     return count === 0 && connection.version === 5 ? 0x10 : undefined;
   }
@@ -853,6 +920,7 @@ class MqBroker implements Broker, ConnectionHost {
       // [MQTT-3.1.2-25]: never send a packet larger than the client accepts
       if (size > max) {
         counters.publishDropped++;
+        record.dropped++;
         return;
       }
     }
@@ -862,11 +930,13 @@ class MqBroker implements Broker, ConnectionHost {
       const limit = this.#options.maxQueuedMessages;
       if (limit !== 0 && ++connection.congestedCount > limit) {
         counters.publishDropped++;
+        record.dropped++;
         return;
       }
     }
     if (session.deliver(packet, now) === "dropped") {
       counters.publishDropped++;
+      record.dropped++;
     }
   }
 
@@ -893,7 +963,39 @@ class MqBroker implements Broker, ConnectionHost {
       ["bytes/sent", `${s.bytesSent}`],
       ["subscriptions/count", `${s.subscriptions}`],
       ["retained messages/count", `${s.retained}`],
+      ["publish/bytes/received", `${s.publishBytesReceived}`],
+      ["publish/bytes/sent", `${s.publishBytesSent}`],
+      ["messages/stored", `${s.messagesStored}`],
+      ["store/messages/count", `${s.messagesStored}`],
     ];
+    const memoryUsage = this.#options.memoryUsage;
+    if (memoryUsage !== undefined) {
+      let heap: number | undefined;
+      try {
+        heap = memoryUsage();
+      } catch {
+        // A failing callback only costs the heap figures.
+      }
+      if (heap !== undefined && Number.isFinite(heap)) {
+        if (heap > this.#heapMaximum) this.#heapMaximum = heap;
+        values.push(["heap/current", `${Math.round(heap)}`]);
+        values.push(["heap/maximum", `${Math.round(this.#heapMaximum)}`]);
+      }
+    }
+    const sample: Record<LoadMetric, number> = {
+      "messages/received": s.messagesReceived,
+      "messages/sent": s.messagesSent,
+      "publish/received": s.publishReceived,
+      "publish/sent": s.publishSent,
+      "publish/dropped": s.publishDropped,
+      "bytes/received": s.bytesReceived,
+      "bytes/sent": s.bytesSent,
+      "sockets": s.sockets,
+      "connections": s.connections,
+    };
+    this.#load ??= new LoadAverages(sample, now);
+    this.#load.update(sample, now);
+    for (const [name, value] of this.#load.values()) values.push([`load/${name}`, value]);
     const encoder = new TextEncoder();
     for (const [name, value] of values) {
       const topic = `$SYS/broker/${name}`;
@@ -1000,6 +1102,56 @@ class MqBroker implements Broker, ConnectionHost {
     clearTimeout(timer);
     for (const connection of this.#sockets) connection.socket.destroy();
     this.#sockets.clear();
+  }
+}
+
+type LoadMetric =
+  | "messages/received"
+  | "messages/sent"
+  | "publish/received"
+  | "publish/sent"
+  | "publish/dropped"
+  | "bytes/received"
+  | "bytes/sent"
+  | "sockets"
+  | "connections";
+
+const LOAD_WINDOWS = [1, 5, 15] as const;
+
+// Mosquitto's `$SYS/broker/load/<metric>/{1,5,15}min`: the rate per minute of a counter,
+// as exponentially weighted moving averages over 1, 5 and 15 minutes (like Unix load
+// averages), updated at every $SYS interval.
+class LoadAverages {
+  #last: Record<LoadMetric, number>;
+  #at: number;
+  readonly #averages = new Map<LoadMetric, number[]>();
+
+  constructor(sample: Record<LoadMetric, number>, now: number) {
+    this.#last = { ...sample };
+    this.#at = now;
+    for (const name of Object.keys(sample) as LoadMetric[]) this.#averages.set(name, [0, 0, 0]);
+  }
+
+  update(sample: Record<LoadMetric, number>, now: number): void {
+    const seconds = (now - this.#at) / 1000;
+    if (seconds <= 0) return;
+    for (const [name, averages] of this.#averages) {
+      const perMinute = (sample[name] - this.#last[name]) * 60 / seconds;
+      for (let i = 0; i < LOAD_WINDOWS.length; i++) {
+        const decay = Math.exp(-seconds / (60 * LOAD_WINDOWS[i]!));
+        averages[i] = perMinute + decay * (averages[i]! - perMinute);
+      }
+    }
+    this.#last = { ...sample };
+    this.#at = now;
+  }
+
+  *values(): Generator<[string, string]> {
+    for (const [name, averages] of this.#averages) {
+      for (let i = 0; i < LOAD_WINDOWS.length; i++) {
+        yield [`${name}/${LOAD_WINDOWS[i]}min`, averages[i]!.toFixed(2)];
+      }
+    }
   }
 }
 

@@ -70,6 +70,12 @@ export interface BrokerOptions {
   allowZeroLengthClientId?: boolean;
   /** Prefix of assigned client ids. Default `"auto-"`. */
   autoIdPrefix?: string;
+  /**
+   * Returns the heap in use, in bytes, for `$SYS/broker/heap/current` and `heap/maximum`
+   * (e.g. `() => process.memoryUsage().heapUsed`, passed in by the CLI since the broker does
+   * not touch runtime globals). Default: none, and those topics are not published.
+   */
+  memoryUsage?: () => number;
   /** The socket adapter for listeners. Default: the current runtime's TCP adapter. */
   adapter?: SocketAdapter;
   /** Receives log lines. Default: none. */
@@ -248,6 +254,33 @@ export interface Broker {
   ): () => void;
   /** Counters, as published under `$SYS`. */
   readonly stats: BrokerStats;
+  /**
+   * Inspect one client's session: what is in flight, queued and dropped.
+   *
+   * @param clientId The client id.
+   * @returns The figures, or `undefined` when the broker holds no session for it.
+   */
+  client(clientId: string): ClientInfo | undefined;
+}
+
+/** One client's session as seen by {@linkcode Broker.client}. */
+export interface ClientInfo {
+  /** Client id. */
+  readonly clientId: string;
+  /** Whether a connection is attached. */
+  readonly connected: boolean;
+  /** Protocol level of the latest connection. */
+  readonly protocolVersion: ProtocolVersion;
+  /** QoS 1 and 2 messages sent and not yet acknowledged. */
+  readonly inflight: number;
+  /** Messages waiting beyond the in-flight window. */
+  readonly queuedMessages: number;
+  /** Payload bytes of the queued messages. */
+  readonly queuedBytes: number;
+  /** Messages to this client dropped (full queue, congested socket, too large, expired). */
+  readonly dropped: number;
+  /** Bytes written to the socket and not yet taken by the network; 0 when offline. */
+  readonly bufferedBytes: number;
 }
 
 /** Counters of a {@linkcode Broker}, as published under `$SYS/broker/...`. */
@@ -278,4 +311,14 @@ export interface BrokerStats {
   readonly subscriptions: number;
   /** Retained messages. */
   readonly retained: number;
+  /** CONNECT packets accepted. */
+  readonly connections: number;
+  /** Sockets accepted. */
+  readonly sockets: number;
+  /** Payload bytes of PUBLISH packets received. */
+  readonly publishBytesReceived: number;
+  /** Payload bytes of PUBLISH packets sent. */
+  readonly publishBytesSent: number;
+  /** Messages queued or in flight to clients, over all sessions. */
+  readonly messagesStored: number;
 }
