@@ -1,0 +1,61 @@
+/**
+ * `connect()` for Deno, Bun and Node: `mqtt:`/`mqtts:` use the runtime's TCP adapter
+ * (loaded on demand), `ws:`/`wss:` the standard `WebSocket`. Browsers use
+ * `client/browser.ts`, which has the same API without the TCP path.
+ *
+ * @module
+ */
+
+import { loadTcpAdapter } from "../socket/runtime.ts";
+import type { ConnectOptions, Socket } from "../socket/types.ts";
+import type { MqttClient } from "./client.ts";
+import { connectWith } from "./_connect.ts";
+import type { ClientOptions } from "./options.ts";
+
+async function openTcp(options: ConnectOptions): Promise<Socket> {
+  const adapter = await loadTcpAdapter();
+  return await adapter.connect(options);
+}
+
+/**
+ * Connect to an MQTT broker. The URL picks the transport: `mqtt://host:1883` (TCP),
+ * `mqtts://host:8883` (TLS, see the `tls` option), `ws://host/path` and `wss://host/path`
+ * (WebSocket; needs a global `WebSocket`, which Node 20 lacks). `options.transport`
+ * replaces the URL's transport (e.g. an in-process memory socket).
+ *
+ * @example Connect to an in-process broker
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "./connect.ts";
+ * import { startBroker } from "../broker/mod.ts";
+ *
+ * const broker = await startBroker({ listeners: [{ hostname: "127.0.0.1", port: 0 }], sysInterval: 0 });
+ * const client = await connect(`mqtt://127.0.0.1:${broker.addresses[0]!.port}`);
+ * await client.publish("hello", "world", { qos: 1 });
+ * await client.end();
+ * await broker.close();
+ * ```
+ *
+ * @example A refused connection rejects with the reason code
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "./connect.ts";
+ * import { ConnectRefusedError } from "./errors.ts";
+ * import { startBroker } from "../broker/mod.ts";
+ *
+ * const broker = await startBroker({ listeners: [{ hostname: "127.0.0.1", port: 0 }], sysInterval: 0 });
+ * const url = `mqtt://127.0.0.1:${broker.addresses[0]!.port}`;
+ * // MQTT 3.1.1 refuses an empty client id that keeps a session (return code 2).
+ * const error = await connect(url, { protocolVersion: 4, clientId: "", clean: false }).catch((e) => e);
+ * assert.ok(error instanceof ConnectRefusedError);
+ * assert.equal(error.reasonCode, 0x85);
+ * await broker.close();
+ * ```
+ *
+ * @param url `mqtt:`, `mqtts:`, `ws:` or `wss:` URL (user name and password may be in it).
+ * @param options Client options.
+ * @returns The connected client.
+ */
+export function connect(url: string | URL, options: ClientOptions = {}): Promise<MqttClient> {
+  return connectWith(url, options, openTcp);
+}
