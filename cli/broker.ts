@@ -1,7 +1,8 @@
 /**
  * `mq broker`: run the broker from the command line, with mosquitto's flags, log lines and
- * exit codes. Runtime services (signals) come in through {@linkcode BrokerCliHost}, since
- * only `cli/main.ts` may touch runtime globals.
+ * exit codes. Runtime services (signals, standard error) come in through
+ * {@linkcode BrokerCliHost}, a subset of {@linkcode CliHost}, since only `cli/main.ts` may
+ * touch runtime globals.
  *
  * @module
  */
@@ -10,22 +11,31 @@ import { startBroker } from "../broker/broker.ts";
 import type { Broker, BrokerListenerOptions, LogLevel } from "../broker/types.ts";
 import type { SocketAdapter } from "../socket/types.ts";
 import { VERSION } from "../version.ts";
+import type { CliHost, CliOutput } from "./host.ts";
 
 /** A signal `mq broker` stops on. */
 export type StopSignal = "SIGINT" | "SIGTERM";
 
-/** What `mq broker` needs from the runtime, supplied by `cli/main.ts`. */
+/**
+ * What `mq broker` needs from the runtime: the part of {@linkcode CliHost} it uses (a
+ * whole `CliHost` fits), plus a test hook.
+ */
 export interface BrokerCliHost {
   /**
    * Call `handler` when the process receives the signal.
    *
    * @returns A function that removes the handler.
    */
-  onSignal(signal: StopSignal, handler: () => void): () => void;
-  /** Write one line to standard error. Default: `console.error`. */
-  stderr?: (line: string) => void;
+  onSignal: CliHost["onSignal"];
+  /**
+   * Standard error: a {@linkcode CliOutput}, or a function called with each line (kept for
+   * embedding and tests). Default: `console.error`.
+   */
+  stderr?: CliOutput | ((line: string) => void);
   /** The socket adapter to listen with. Default: the runtime's TCP adapter. */
   adapter?: SocketAdapter;
+  /** The current memory use; its `heapUsed` is published as `$SYS/broker/heap/*`. */
+  memoryUsage?: CliHost["memoryUsage"];
   /** Called once the broker is listening (for tests). */
   onListening?: (broker: Broker) => void;
 }
@@ -79,7 +89,12 @@ function parseListener(value: string): BrokerListenerOptions | undefined {
  * @returns The exit code: 0 after a clean stop, 1 when the broker cannot start, 3 for usage.
  */
 export async function runBroker(args: readonly string[], host: BrokerCliHost): Promise<number> {
-  const stderr = host.stderr ?? ((line: string) => console.error(line));
+  const out = host.stderr;
+  const stderr = out === undefined
+    ? (line: string) => console.error(line)
+    : typeof out === "function"
+    ? out
+    : (line: string) => out.writeText(`${line}\n`);
   const listeners: BrokerListenerOptions[] = [];
   let verbose = false;
   for (let i = 0; i < args.length; i++) {
@@ -142,6 +157,8 @@ export async function runBroker(args: readonly string[], host: BrokerCliHost): P
       logger: (_level, message) => log(message),
     };
     if (host.adapter !== undefined) options.adapter = host.adapter;
+    const memoryUsage = host.memoryUsage;
+    if (memoryUsage !== undefined) options.memoryUsage = () => memoryUsage().heapUsed;
     broker = await startBroker(options);
   } catch (error) {
     log(`Error: ${error instanceof Error ? error.message : String(error)}`);
