@@ -16,13 +16,14 @@ import {
   type ServerSessionOptions,
 } from "../protocol/mod.ts";
 import type {
+  AuthPacket,
   ConnectPacket,
   PublishPacket,
   SubscribePacket,
   UnsubscribePacket,
 } from "../protocol/mod.ts";
 import type { Socket } from "../socket/types.ts";
-import type { ClientRecord, Counters } from "./_state.ts";
+import type { Admission, AuthExchange, ClientRecord, Counters } from "./_state.ts";
 
 /**
  * The pre-encoded form of a fan-out PUBLISH, attached to the packet object under
@@ -84,6 +85,8 @@ export interface ConnectionHost {
   onSubscribe(connection: Connection, packet: SubscribePacket): void;
   /** An UNSUBSCRIBE arrived. */
   onUnsubscribe(connection: Connection, packet: UnsubscribePacket): void;
+  /** An AUTH arrived (MQTT 5, the CONNECT had an authentication method). */
+  onAuth(connection: Connection, packet: AuthPacket): void;
   /** The connection ended (called once). */
   onEnded(connection: Connection, error: Error | undefined): void;
 }
@@ -115,6 +118,10 @@ export class Connection {
   congestedCount = 0;
   /** The connection has ended (the broker's side is done with it). */
   ended = false;
+  /** The CONNECT while the authentication hook decides. */
+  admission: Admission | undefined;
+  /** The authentication exchange in progress, if any. */
+  authExchange: AuthExchange | undefined;
   readonly #host: ConnectionHost;
   #socketClosed = false;
   #closeWaiters: (() => void)[] = [];
@@ -173,7 +180,9 @@ export class Connection {
           bytes = encodePacket(packet, this.version);
         }
       } else {
-        bytes = encodePacket(packet, this.version);
+        bytes = this.version === 5 && "properties" in packet && packet.properties !== undefined
+          ? this.#encodeTrimmed(packet)
+          : encodePacket(packet, this.version);
       }
     } catch (error) {
       this.#host.log(
@@ -186,6 +195,43 @@ export class Connection {
     counters.bytesSent += bytes.length;
     if (this.#host.debug) this.#host.log("debug", `Sending ${describe(packet)} to ${this.label}`);
     if (!this.socket.write(bytes)) this.congested = true;
+  }
+
+  // MQTT 5 Reason Strings and User Properties go only where the client allows them: on
+  // PUBLISH, CONNACK and DISCONNECT when it set Request Problem Information to 0
+  // [MQTT-3.1.2-29], and never beyond its Maximum Packet Size [MQTT-3.2.2-19] [MQTT-3.2.2-20]
+  // (likewise for every other packet: [MQTT-3.4.2-2], [MQTT-3.14.2-3], [MQTT-3.15.2-2] …).
+  #encodeTrimmed(packet: Exclude<Packet, PublishPacket>): Uint8Array {
+    const properties = "properties" in packet ? packet.properties : undefined;
+    if (
+      properties === undefined ||
+      (properties.reasonString === undefined && properties.userProperties === undefined)
+    ) {
+      return encodePacket(packet, 5);
+    }
+    const connect = this.session.connectPacket;
+    const type = packet.type;
+    if (
+      connect?.properties?.requestProblemInformation === false && type !== "connack" &&
+      type !== "disconnect"
+    ) {
+      return encodePacket(withoutProblemInformation(packet), 5);
+    }
+    const bytes = encodePacket(packet, 5);
+    const max = connect?.properties?.maximumPacketSize;
+    if (max !== undefined && bytes.length > max) {
+      return encodePacket(withoutProblemInformation(packet), 5);
+    }
+    return bytes;
+  }
+
+  /**
+   * An AUTH arrived (ServerSessionOutput).
+   *
+   * @param packet The AUTH.
+   */
+  auth(packet: AuthPacket): void {
+    this.#host.onAuth(this, packet);
   }
 
   /**
@@ -327,8 +373,9 @@ export class Connection {
       const version = this.decoder.protocolVersion;
       if (version === 5 && isValidReasonCode("connack", code)) {
         this.#write(encodePacket({ type: "connack", sessionPresent: false, reasonCode: code }, 5));
-      } else if (code === 0x84) {
-        // [MQTT-3.1.2-2] (v3.1.1): unacceptable protocol level
+      } else if (error.spec === "MQTT-3.1.2-2") {
+        // [MQTT-3.1.2-2] (v3.1.1): unacceptable protocol level. A wrong protocol name just
+        // closes [MQTT-3.1.2-1] (v3.1.1), like mosquitto.
         this.#write(encodePacket({ type: "connack", sessionPresent: false, reasonCode: 1 }, 4));
       }
     }
@@ -355,6 +402,16 @@ export class Connection {
     }
     for (const resolve of this.#closeWaiters.splice(0)) resolve();
   };
+}
+
+// A copy of a packet without Reason String and User Properties.
+function withoutProblemInformation<P extends Exclude<Packet, PublishPacket>>(packet: P): P {
+  if (!("properties" in packet) || packet.properties === undefined) return packet;
+  const { reasonString: _r, userProperties: _u, ...rest } = packet.properties;
+  const copy = { ...packet };
+  if (Object.keys(rest).length > 0) (copy as { properties?: unknown }).properties = rest;
+  else delete (copy as { properties?: unknown }).properties;
+  return copy;
 }
 
 function hex(code: number): string {

@@ -4,7 +4,14 @@
  * @module
  */
 
-import type { ProtocolVersion, PublishPacket, QoS, ServerSession, Will } from "../protocol/mod.ts";
+import type {
+  ConnectPacket,
+  ProtocolVersion,
+  PublishPacket,
+  QoS,
+  ServerSession,
+  Will,
+} from "../protocol/mod.ts";
 import type { BrokerMessageHandler } from "./types.ts";
 import type { Connection } from "./_connection.ts";
 
@@ -30,6 +37,34 @@ export interface ClientRecord {
   mark: number;
   /** Routing scratch: the highest QoS matched for MQTT 3.x merging. */
   markQos: QoS;
+  /** How many of its subscriptions are shared ones (for `$SYS`). */
+  shared: number;
+}
+
+/** A CONNECT waiting for the authentication hook's decision. */
+export interface Admission {
+  /** The CONNECT. */
+  readonly packet: ConnectPacket;
+  /** The client id (assigned for an empty one). */
+  readonly clientId: string;
+  /** Whether the id was assigned. */
+  readonly assigned: boolean;
+  /** Server Keep Alive to send (MQTT 5), if capping. */
+  readonly serverKeepAlive: number | undefined;
+}
+
+/** An authentication exchange in progress on a connection (v5 §4.12). */
+export interface AuthExchange {
+  /** The MQTT 5 Authentication Method, if any. */
+  readonly method: string | undefined;
+  /** Whether a connected client re-authenticates. */
+  readonly reauthenticate: boolean;
+  /** The step the hook is deciding, or the one the client's next AUTH starts. */
+  step: number;
+  /** The hook's state from its last "continue". */
+  state: unknown;
+  /** Waiting for the client's AUTH 0x18 (false while the hook decides). */
+  awaitingClient: boolean;
 }
 
 /** A client's subscription (the value stored in the subscription trie). */

@@ -5,9 +5,12 @@
  */
 
 import {
+  type AuthPacket,
   type ConnectPacket,
+  isValidReasonCode,
   isValidTopicFilter,
   MAX_PACKET_SIZE,
+  MqttError,
   packetSize,
   parseSharedSubscription,
   type Properties,
@@ -34,6 +37,7 @@ import {
   tagPublish,
 } from "./_connection.ts";
 import {
+  type Admission,
   type ClientRecord,
   type ClientSubscription,
   type Counters,
@@ -42,6 +46,10 @@ import {
   type RetainedMessage,
 } from "./_state.ts";
 import type {
+  AuthContext,
+  AuthDecision,
+  Authenticate,
+  AuthResult,
   Broker,
   BrokerAddress,
   BrokerEventMap,
@@ -82,6 +90,9 @@ interface Resolved {
   logger: BrokerLogger | undefined;
   logTypes: Set<LogLevel>;
   memoryUsage: (() => number) | undefined;
+  authenticate: Authenticate | undefined;
+  authenticationMethods: readonly string[];
+  responseInformation: string | ((clientId: string) => string) | undefined;
 }
 
 function integer(name: string, value: number | undefined, fallback: number, max: number): number {
@@ -135,6 +146,9 @@ function resolve(options: BrokerOptions): Resolved {
     logger: options.logger,
     logTypes: new Set(options.logTypes ?? ["error", "warning", "notice", "information"]),
     memoryUsage: options.memoryUsage,
+    authenticate: options.authenticate,
+    authenticationMethods: [...(options.authenticationMethods ?? [])],
+    responseInformation: options.responseInformation,
   };
 }
 
@@ -190,6 +204,7 @@ class MqBroker implements Broker, ConnectionHost {
   readonly #retained = new RetainedTrie<RetainedMessage>();
   readonly #events: { [K in keyof BrokerEventMap]?: ((event: BrokerEventMap[K]) => void)[] } = {};
   #connected = 0;
+  #sharedCount = 0;
   #localIds = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #nextSys = 0;
@@ -232,7 +247,8 @@ class MqBroker implements Broker, ConnectionHost {
       publishDropped: c.publishDropped,
       bytesReceived: c.bytesReceived,
       bytesSent: c.bytesSent,
-      subscriptions: this.#subscriptions.size,
+      subscriptions: this.#subscriptions.size - this.#sharedCount,
+      sharedSubscriptions: this.#sharedCount,
       retained: this.#retained.size,
       connections: c.connections,
       sockets: c.sockets,
@@ -364,9 +380,7 @@ class MqBroker implements Broker, ConnectionHost {
 
   onConnect(connection: Connection, packet: ConnectPacket): void {
     const o = this.#options;
-    const now = Date.now();
     const v = packet.protocolVersion;
-    const session = connection.session;
     let clientId = packet.clientId;
     let assigned = false;
     if (clientId === "") {
@@ -374,7 +388,7 @@ class MqBroker implements Broker, ConnectionHost {
       // [MQTT-3.1.3-7], [MQTT-3.1.3-8]; v5 lets the server assign one [MQTT-3.1.3-6].
       if (v === 3 || (v === 4 && !packet.clean) || !o.allowZeroLengthClientId) {
         this.log("notice", `Refused client with an empty client id (protocol level ${v}).`);
-        session.refuse(0x85);
+        this.#refuse(connection, 0x85, "Empty client identifier not allowed");
         return;
       }
       clientId = o.autoIdPrefix + randomId();
@@ -387,7 +401,7 @@ class MqBroker implements Broker, ConnectionHost {
       else if (packet.keepAlive > o.maxKeepalive) {
         // Like mosquitto: 3.x has no server keep alive, so refuse (identifier rejected).
         this.log("notice", `Refused client ${clientId}: keep alive ${packet.keepAlive} too large.`);
-        session.refuse(0x85);
+        this.#refuse(connection, 0x85);
         return;
       }
     }
@@ -401,10 +415,213 @@ class MqBroker implements Broker, ConnectionHost {
           "notice",
           `Refused client ${clientId}: will not supported (0x${code.toString(16)}).`,
         );
-        session.refuse(code);
+        this.#refuse(
+          connection,
+          code,
+          code === 0x9b ? `Will QoS ${will.qos} not supported` : "Retained wills not supported",
+        );
         return;
       }
     }
+    const admission: Admission = { packet, clientId, assigned, serverKeepAlive };
+    const method = v === 5 ? packet.properties?.authenticationMethod : undefined;
+    if (method !== undefined && !o.authenticationMethods.includes(method)) {
+      // [MQTT-4.12.0-1]: an unsupported method is refused with 0x8C, as mosquitto does.
+      this.log("notice", `Refused client ${clientId}: authentication method '${method}'.`);
+      this.#refuse(connection, 0x8c, `Authentication method "${method}" not supported`);
+      return;
+    }
+    if (o.authenticate === undefined) {
+      this.#admit(connection, admission, undefined);
+      return;
+    }
+    connection.admission = admission;
+    connection.authExchange = {
+      method,
+      reauthenticate: false,
+      step: 0,
+      state: undefined,
+      awaitingClient: false,
+    };
+    const context: AuthContext = {
+      clientId,
+      protocolVersion: v,
+      step: 0,
+      reauthenticate: false,
+      remoteAddress: connection.socket.remoteAddress,
+    };
+    if (packet.username !== undefined) context.username = packet.username;
+    if (packet.password !== undefined) context.password = packet.password;
+    if (method !== undefined) context.method = method;
+    const data = packet.properties?.authenticationData;
+    if (data !== undefined) context.data = data;
+    const userProperties = packet.properties?.userProperties;
+    if (userProperties !== undefined) context.userProperties = userProperties;
+    this.#runAuthenticate(connection, context);
+  }
+
+  // Refuse a CONNECT (the session sends CONNACK with the code) and close.
+  #refuse(connection: Connection, code: number, reasonString?: string): void {
+    connection.admission = undefined;
+    connection.authExchange = undefined;
+    if (reasonString !== undefined && connection.version === 5) {
+      connection.session.refuse(code, { reasonString });
+    } else {
+      connection.session.refuse(code);
+    }
+    connection.end();
+  }
+
+  // Call the hook and act on its decision, now or when its promise settles.
+  #runAuthenticate(connection: Connection, context: AuthContext): void {
+    let result: AuthResult | Promise<AuthResult>;
+    try {
+      result = this.#options.authenticate!(context);
+    } catch (error) {
+      this.#authFailed(connection, error);
+      return;
+    }
+    if (!(result instanceof Promise)) {
+      this.#decided(connection, result);
+      return;
+    }
+    result.then(
+      (decision) => this.#decided(connection, decision),
+      (error) => this.#authFailed(connection, error),
+    );
+  }
+
+  #authFailed(connection: Connection, error: unknown): void {
+    this.log("error", `Authentication hook failed for ${connection.label}: ${error}`);
+    this.#decided(connection, { outcome: "refuse", reasonCode: 0x80 });
+  }
+
+  // The hook decided one step of a CONNECT or a re-authentication.
+  #decided(connection: Connection, result: AuthResult): void {
+    const exchange = connection.authExchange;
+    if (connection.ended || exchange === undefined || exchange.awaitingClient) return;
+    let decision: AuthDecision = typeof result === "boolean"
+      ? { outcome: result ? "accept" : "refuse" }
+      : result !== null && typeof result === "object"
+      ? result
+      : { outcome: "refuse", reasonCode: 0x80 };
+    const method = exchange.method;
+    if (decision.outcome === "continue" && method === undefined) {
+      this.log(
+        "error",
+        `Authentication hook asked ${connection.label} to continue without a method.`,
+      );
+      decision = { outcome: "refuse", reasonCode: 0x80 };
+    }
+    const properties: Properties = {};
+    if (decision.reasonString !== undefined) properties.reasonString = decision.reasonString;
+    if (decision.outcome !== "accept" && decision.outcome !== "continue") {
+      connection.authExchange = undefined;
+      let code = decision.reasonCode ?? 0x87;
+      if (exchange.reauthenticate) {
+        // [MQTT-4.12.1-2]: a failed re-authentication closes the connection
+        if (code < 0x80 || !isValidReasonCode("disconnect", code)) code = 0x87;
+        this.log("notice", `Client ${connection.label} failed to re-authenticate.`);
+        connection.session.disconnect(code, properties);
+        connection.fail(new MqttError("Cannot re-authenticate: refused", { reasonCode: code }));
+        return;
+      }
+      if (code < 0x80 || !isValidReasonCode("connack", code)) {
+        this.log("error", `Authentication hook refused with a bad reason code "${code}".`);
+        code = 0x87;
+      }
+      this.log("notice", `Client ${connection.label} not authorised (0x${code.toString(16)}).`);
+      this.#refuse(connection, code, decision.reasonString);
+      return;
+    }
+    if (method !== undefined) {
+      // [MQTT-4.12.0-5]: AUTH and CONNACK carry the CONNECT's method
+      properties.authenticationMethod = method;
+      if (decision.data !== undefined) properties.authenticationData = decision.data;
+    }
+    if (decision.outcome === "continue") {
+      // [MQTT-4.12.0-2]: asking for more is AUTH 0x18
+      exchange.awaitingClient = true;
+      exchange.state = decision.state;
+      connection.session.auth({ type: "auth", reasonCode: 0x18, properties });
+      return;
+    }
+    connection.authExchange = undefined;
+    if (exchange.reauthenticate) {
+      connection.session.auth({ type: "auth", reasonCode: 0, properties });
+      return;
+    }
+    const admission = connection.admission!;
+    connection.admission = undefined;
+    this.#admit(connection, admission, properties);
+  }
+
+  onAuth(connection: Connection, packet: AuthPacket): void {
+    const session = connection.session;
+    const connect = session.connectPacket!;
+    const code = packet.reasonCode ?? 0;
+    const method = packet.properties?.authenticationMethod;
+    let exchange = connection.authExchange;
+    const connecting = session.state === "authenticating";
+    let fault: string | undefined;
+    if (method !== connect.properties?.authenticationMethod) {
+      // [MQTT-4.12.1-1] and v5 §4.12: the method stays the CONNECT's
+      fault = `Cannot accept AUTH: authentication method "${method}" is not the CONNECT's`;
+    } else if (code === 0x18 && exchange?.awaitingClient !== true) {
+      fault = "Cannot accept AUTH: no authentication step is waiting for the client";
+    } else if (code === 0x19 && (connecting || exchange !== undefined)) {
+      fault = "Cannot accept AUTH: re-authentication while authenticating";
+    } else if (code !== 0x18 && code !== 0x19) {
+      fault = `Cannot accept AUTH: reason code "${code}" is not sent by clients`;
+    }
+    if (fault !== undefined) {
+      connection.authExchange = undefined;
+      this.log("notice", `Client ${connection.label}: ${fault}.`);
+      if (connecting) this.#refuse(connection, 0x82);
+      else {
+        session.disconnect(0x82);
+        connection.fail(new ProtocolError(fault));
+      }
+      return;
+    }
+    if (exchange === undefined) {
+      exchange = {
+        method,
+        reauthenticate: true,
+        step: 0,
+        state: undefined,
+        awaitingClient: false,
+      };
+      connection.authExchange = exchange;
+    } else {
+      exchange.step++;
+      exchange.awaitingClient = false;
+    }
+    const context: AuthContext = {
+      clientId: connection.clientId,
+      protocolVersion: 5,
+      step: exchange.step,
+      reauthenticate: exchange.reauthenticate,
+      remoteAddress: connection.socket.remoteAddress,
+    };
+    if (connect.username !== undefined) context.username = connect.username;
+    if (connect.password !== undefined) context.password = connect.password;
+    if (method !== undefined) context.method = method;
+    if (exchange.state !== undefined) context.state = exchange.state;
+    const data = packet.properties?.authenticationData;
+    if (data !== undefined) context.data = data;
+    const userProperties = packet.properties?.userProperties;
+    if (userProperties !== undefined) context.userProperties = userProperties;
+    this.#runAuthenticate(connection, context);
+  }
+
+  // The CONNECT passed every check: take over or resume the session and send CONNACK.
+  #admit(connection: Connection, admission: Admission, extra: Properties | undefined): void {
+    const o = this.#options;
+    const now = Date.now();
+    const { packet, clientId, assigned, serverKeepAlive } = admission;
+    const v = packet.protocolVersion;
+    const session = connection.session;
     let record = this.#clients.get(clientId);
     const old = record?.connection;
     if (old !== undefined) {
@@ -439,6 +656,7 @@ class MqBroker implements Broker, ConnectionHost {
         dropped: 0,
         mark: 0,
         markQos: 0,
+        shared: 0,
       };
       this.#clients.set(clientId, record);
     } else {
@@ -461,6 +679,12 @@ class MqBroker implements Broker, ConnectionHost {
       if (o.maxTopicAlias > 0) properties.topicAliasMaximum = o.maxTopicAlias;
       if (serverKeepAlive !== undefined) properties.serverKeepAlive = serverKeepAlive;
       if (assigned) properties.assignedClientIdentifier = clientId;
+      const info = o.responseInformation;
+      // [MQTT-3.1.2-28]: Response Information only when the client asked for it
+      if (info !== undefined && packet.properties?.requestResponseInformation === true) {
+        properties.responseInformation = typeof info === "string" ? info : info(clientId);
+      }
+      if (extra !== undefined) Object.assign(properties, extra);
     }
     const r = connection.socket.remoteAddress;
     this.log(
@@ -543,6 +767,8 @@ class MqBroker implements Broker, ConnectionHost {
   // The session ends: subscriptions go, and a will still waiting is sent now.
   #endSession(record: ClientRecord, now: number): void {
     this.#subscriptions.removeClient(record.clientId);
+    this.#sharedCount -= record.shared;
+    record.shared = 0;
     if (this.#clients.get(record.clientId) === record) this.#clients.delete(record.clientId);
     this.#expiring.delete(record);
     const will = record.will;
@@ -631,6 +857,10 @@ class MqBroker implements Broker, ConnectionHost {
         identifier,
       };
       const added = this.#subscriptions.add(record.clientId, s.filter, value);
+      if (added && shared !== undefined) {
+        record.shared++;
+        this.#sharedCount++;
+      }
       codes.push(qos);
       const handling = s.retainHandling ?? 0;
       // No retained messages for shared subscriptions [MQTT-3.8.4-?] (v5 §4.8.2)
@@ -651,9 +881,14 @@ class MqBroker implements Broker, ConnectionHost {
 
   onUnsubscribe(connection: Connection, packet: UnsubscribePacket): void {
     const record = connection.record!;
-    const codes = packet.filters.map((f) =>
-      this.#subscriptions.remove(record.clientId, f) ? 0 : 0x11
-    );
+    const codes = packet.filters.map((f) => {
+      if (!this.#subscriptions.remove(record.clientId, f)) return 0x11;
+      if (f.startsWith("$share/") && parseSharedSubscription(f) !== undefined) {
+        record.shared--;
+        this.#sharedCount--;
+      }
+      return 0;
+    });
     connection.session.unsuback(packet, codes);
     if (this.#hasListeners("unsubscribe")) {
       this.#emit("unsubscribe", {
@@ -962,6 +1197,7 @@ class MqBroker implements Broker, ConnectionHost {
       ["bytes/received", `${s.bytesReceived}`],
       ["bytes/sent", `${s.bytesSent}`],
       ["subscriptions/count", `${s.subscriptions}`],
+      ["shared_subscriptions/count", `${s.sharedSubscriptions}`],
       ["retained messages/count", `${s.retained}`],
       ["publish/bytes/received", `${s.publishBytesReceived}`],
       ["publish/bytes/sent", `${s.publishBytesSent}`],

@@ -10,6 +10,7 @@ import type {
   PublishPacket,
   QoS,
   Subscription,
+  UserProperty,
 } from "../protocol/mod.ts";
 import type { Socket, SocketAdapter, SocketAddress, TlsOptions } from "../socket/types.ts";
 
@@ -76,6 +77,24 @@ export interface BrokerOptions {
    * not touch runtime globals). Default: none, and those topics are not published.
    */
   memoryUsage?: () => number;
+  /**
+   * Decides who may connect: called for every CONNECT (with its user name and password) and
+   * for every step of MQTT 5 enhanced authentication and re-authentication (v5 §4.12).
+   * Default: none, every client is accepted (mosquitto's `allow_anonymous true`).
+   */
+  authenticate?: Authenticate;
+  /**
+   * MQTT 5 Authentication Methods that {@linkcode BrokerOptions.authenticate} handles. A
+   * CONNECT with any other method is refused with CONNACK 0x8C (bad authentication method)
+   * without calling it [MQTT-4.12.0-1]. Default: none.
+   */
+  authenticationMethods?: readonly string[];
+  /**
+   * Response Information sent in CONNACK to MQTT 5 clients that ask for it (Request Response
+   * Information 1): a string, or a function of the client id (e.g. a per-client topic
+   * prefix). Default: none, like mosquitto, which never sends it [MQTT-3.1.2-28].
+   */
+  responseInformation?: string | ((clientId: string) => string);
   /** The socket adapter for listeners. Default: the current runtime's TCP adapter. */
   adapter?: SocketAdapter;
   /** Receives log lines. Default: none. */
@@ -86,6 +105,64 @@ export interface BrokerOptions {
    */
   logTypes?: LogLevel[];
 }
+
+/** What {@linkcode BrokerOptions.authenticate} is asked to decide. */
+export interface AuthContext {
+  /** Client id (the assigned one for an empty id). */
+  clientId: string;
+  /** Protocol level of the CONNECT. */
+  protocolVersion: ProtocolVersion;
+  /** User name of the CONNECT, if any. */
+  username?: string;
+  /** Password of the CONNECT, if any. */
+  password?: Uint8Array;
+  /** MQTT 5 Authentication Method of the CONNECT (enhanced authentication), if any. */
+  method?: string;
+  /** Authentication Data of the CONNECT or of the client's latest AUTH, if any. */
+  data?: Uint8Array;
+  /**
+   * 0 for the CONNECT (or the AUTH 0x19 that starts a re-authentication), then 1, 2, … for
+   * each AUTH 0x18 (continue authentication) the client answers with.
+   */
+  step: number;
+  /** Whether a connected client re-authenticates (AUTH 0x19). */
+  reauthenticate: boolean;
+  /** The `state` of the previous step's `"continue"` decision. */
+  state?: unknown;
+  /** User properties of the CONNECT or AUTH, if any. */
+  userProperties?: UserProperty[];
+  /** The peer. */
+  remoteAddress: SocketAddress;
+}
+
+/** A decision of {@linkcode BrokerOptions.authenticate}. */
+export interface AuthDecision {
+  /**
+   * `"accept"`, `"refuse"`, or `"continue"`: send the client AUTH 0x18 with `data` and call
+   * the hook again with its answer (MQTT 5 enhanced authentication only).
+   */
+  outcome: "accept" | "continue" | "refuse";
+  /** Authentication Data for the client: in CONNACK or AUTH 0x00 on accept, AUTH 0x18 on continue. */
+  data?: Uint8Array;
+  /** Anything to keep between steps; passed back as {@linkcode AuthContext.state}. */
+  state?: unknown;
+  /**
+   * Reason code of a refusal: a CONNACK failure code, e.g. 0x86 bad user name or password,
+   * 0x8A banned, 0x8C bad authentication method (MQTT 3.x clients get the matching return
+   * code). Default 0x87 not authorized (return code 5), which is what mosquitto sends.
+   * A refused re-authentication ends with DISCONNECT with this code (0x87 when the code is
+   * not a DISCONNECT code).
+   */
+  reasonCode?: number;
+  /** MQTT 5 Reason String for the client (in CONNACK, AUTH or DISCONNECT). */
+  reasonString?: string;
+}
+
+/** The answer of {@linkcode BrokerOptions.authenticate}: `true` accepts, `false` refuses with 0x87. */
+export type AuthResult = boolean | AuthDecision;
+
+/** The authentication hook of {@linkcode BrokerOptions.authenticate}. */
+export type Authenticate = (context: AuthContext) => AuthResult | Promise<AuthResult>;
 
 /** A message delivered to an in-process subscriber. */
 export interface BrokerMessage {
@@ -307,8 +384,10 @@ export interface BrokerStats {
   readonly bytesReceived: number;
   /** Bytes sent. */
   readonly bytesSent: number;
-  /** Subscriptions of all clients. */
+  /** Subscriptions of all clients, shared ones excluded (as mosquitto counts them). */
   readonly subscriptions: number;
+  /** Shared subscriptions (`$share/...`) of all clients, one per member. */
+  readonly sharedSubscriptions: number;
   /** Retained messages. */
   readonly retained: number;
   /** CONNECT packets accepted. */

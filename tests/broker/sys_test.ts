@@ -35,6 +35,38 @@ describe("broker $SYS and client limits", () => {
     assert.ok(Number(seen.get("$SYS/broker/heap/maximum")) >= current);
   });
 
+  test(
+    "startBroker() counts shared subscriptions apart, like mosquitto's $SYS/broker/shared_subscriptions/count",
+    T,
+    async (t) => {
+      const broker = await brokerFor(t, { sysInterval: 1 });
+      const a = RawClient.memory(t, broker, 5);
+      await a.connect("a");
+      await a.subscribe(["$share/g/x", "$share/h/x", "plain"]);
+      const b = RawClient.memory(t, broker, 4);
+      await b.connect("b");
+      await b.subscribe(["$share/g/x", "$share/g/x"]); // the second replaces the first
+      assert.equal(broker.stats.sharedSubscriptions, 3);
+      assert.equal(broker.stats.subscriptions, 1);
+      const watcher = RawClient.memory(t, broker, 4);
+      await watcher.connect("watcher");
+      await watcher.subscribe(["$SYS/broker/+/count"]);
+      const seen = new Map<string, string>();
+      while (seen.get("$SYS/broker/shared_subscriptions/count") !== "3") {
+        const p = await watcher.next("publish", 3000);
+        seen.set(p.topic, text(p.payload));
+      }
+      assert.equal(seen.get("$SYS/broker/subscriptions/count"), "2"); // plain and the watcher's
+      b.send({ type: "unsubscribe", packetId: 2, filters: ["$share/g/x"] });
+      await b.next("unsuback");
+      assert.equal(broker.stats.sharedSubscriptions, 2);
+      a.disconnect();
+      await a.whenClosed();
+      assert.equal(broker.stats.sharedSubscriptions, 0);
+      assert.equal(broker.stats.subscriptions, 1);
+    },
+  );
+
   test("startBroker() counts PUBLISH payload bytes and stored messages in stats", T, async (t) => {
     const broker = await brokerFor(t);
     const sub = RawClient.memory(t, broker, 5);

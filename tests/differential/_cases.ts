@@ -10,12 +10,18 @@ import type { BrokerOptions } from "../../broker/types.ts";
 import type { Conversation, Entry } from "./_harness.ts";
 import { connect, hello, publish, rawConnect, rawPublish, subscribe } from "./_scripts.ts";
 
+// `mosquitto_passwd -b` output for alice / wonderland (mosquitto 2.0's PBKDF2-SHA512 format).
+const ALICE_HASH =
+  "$7$101$UGXXc++a+KWe3CVH$WlVgMGLJPubObaRHfGZ2cccyQHRZNTtyVnfkjf+ZqGPXVn1exUJT0ml4mJioJL27eh9tSiJlXg8EoGZ8cVThLw==";
+
 /** One differential case. */
 export interface Case {
   /** Test name (with spec ids). */
   name: string;
   /** Extra mosquitto.conf lines. */
   mosquitto?: string[];
+  /** Files written beside mosquitto.conf; `{dir}` in config lines is that directory. */
+  mosquittoFiles?: Record<string, string>;
   /** mq options. */
   mq?: BrokerOptions;
   /** The script. */
@@ -548,6 +554,140 @@ export const cases: Case[] = [
         { peer: "b5", received: ok5 },
         { peer: "a5", received: { type: "disconnect", reasonCode: 0x8e } },
         { peer: "a5", closed: true },
+      ],
+    },
+  },
+  {
+    name:
+      "CONNECT with an unsupported authentication method gets CONNACK 0x8C and is closed (v5) [MQTT-4.12.0-1]",
+    script: async (c) => {
+      const a = await c.open("a", 5);
+      a.send(connect(a, "am", { properties: { authenticationMethod: "SCRAM-SHA-1" } }));
+      await a.closed();
+    },
+  },
+  {
+    name:
+      "CONNECT with Request Response Information gets no Response Information by default (v5) [MQTT-3.1.2-28]",
+    script: async (c) => {
+      const a = await c.open("a", 5);
+      await hello(a, "rri", { properties: { requestResponseInformation: true } });
+      const b = await c.open("b", 5);
+      await hello(b, "rpi", { properties: { requestProblemInformation: false } });
+      b.send(publish("nobody/home", "x", { qos: 1 }));
+      await b.sync();
+    },
+  },
+  {
+    name:
+      "User name and password checks refuse wrong, missing or unknown ones with CONNACK 0x87 (v5; return code 5 on 3.x) like mosquitto's password file [MQTT-3.1.4-2]",
+    mosquitto: ["allow_anonymous false", "password_file {dir}/passwords"],
+    mosquittoFiles: { passwords: `alice:${ALICE_HASH}\n` },
+    mq: {
+      authenticate: (context) =>
+        context.username === "alice" && context.password !== undefined &&
+        new TextDecoder().decode(context.password) === "wonderland",
+    },
+    script: async (c) => {
+      const password = (s: string) => new TextEncoder().encode(s);
+      for (const v of [3, 4, 5] as const) {
+        const a = await c.open(`anonymous${v}`, v);
+        a.send(connect(a, `a${v}`));
+        await a.closed();
+        const b = await c.open(`wrong${v}`, v);
+        b.send(connect(b, `b${v}`, { username: "alice", password: password("x") }));
+        await b.closed();
+        const d = await c.open(`unknown${v}`, v);
+        d.send(connect(d, `d${v}`, { username: "bob", password: password("wonderland") }));
+        await d.closed();
+        const e = await c.open(`ok${v}`, v);
+        await hello(e, `e${v}`, { username: "alice", password: password("wonderland") });
+        await e.sync();
+      }
+    },
+  },
+  {
+    name:
+      "AUTH from a client whose CONNECT had no authentication method closes the connection (v5) [MQTT-4.12.0-7]",
+    script: async (c) => {
+      const a = await c.open("a", 5);
+      await hello(a, "auth");
+      a.send({ type: "auth", reasonCode: 0x19, properties: { authenticationMethod: "X" } });
+      await a.closed();
+    },
+    differs: {
+      doc: "reason-codes-before-closing",
+      mosquitto: [{ peer: "a", received: ok5 }, { peer: "a", closed: true }],
+      mq: [
+        { peer: "a", received: ok5 },
+        { peer: "a", received: { type: "disconnect", reasonCode: 0x82 } },
+        { peer: "a", closed: true },
+      ],
+    },
+  },
+  {
+    name:
+      "MQTT 3.1.1 CONNECT with a wrong protocol name or bad will flags is closed without CONNACK (v3.1.1) [MQTT-3.1.2-1] [MQTT-3.1.2-11] [MQTT-3.1.2-13] [MQTT-3.1.2-14] [MQTT-3.1.2-15] [MQTT-3.1.4-1] [MQTT-3.2.2-6]",
+    script: async (c) => {
+      const attempts: [string, string, number][] = [
+        ["name", "MQTX", 0x02],
+        ["qos-no-will", "MQTT", 0x02 | 0x08],
+        ["retain-no-will", "MQTT", 0x02 | 0x20],
+        ["qos-3", "MQTT", 0x02 | 0x04 | 0x18],
+      ];
+      for (const [label, name, flags] of attempts) {
+        const a = await c.open(label, 4);
+        a.raw(rawConnect(name, 4, flags, label));
+        await a.closed();
+      }
+    },
+  },
+  {
+    name:
+      "MQTT 3.1.1 DISCONNECT with non-zero flags closes the connection (v3.1.1) [MQTT-3.14.1-1]",
+    script: async (c) => {
+      const s = await c.open("s", 4);
+      await hello(s, "watch");
+      await subscribe(s, ["will/#"]);
+      const a = await c.open("a", 4);
+      await hello(a, "flags", {
+        will: {
+          topic: "will/flags",
+          payload: new TextEncoder().encode("w"),
+          qos: 0,
+          retain: false,
+        },
+      });
+      a.raw([0xe1, 0x00]);
+      await a.closed();
+      await s.expect(1); // not a valid DISCONNECT: the will goes out
+    },
+  },
+  {
+    name:
+      "MQTT 5 AUTH with non-zero flags, and a will retain flag without a will, are malformed (v5) [MQTT-3.15.1-1] [MQTT-3.1.2-13]",
+    script: async (c) => {
+      const a = await c.open("a", 5);
+      await hello(a, "auth-flags");
+      a.raw([0xf1, 0x00]);
+      await a.closed();
+      const b = await c.open("b", 5);
+      b.raw(rawConnect("MQTT", 5, 0x02 | 0x20, "retain-no-will"));
+      await b.closed();
+    },
+    differs: {
+      doc: "reason-codes-before-closing",
+      mosquitto: [
+        { peer: "a", received: ok5 },
+        { peer: "a", closed: true },
+        { peer: "b", closed: true },
+      ],
+      mq: [
+        { peer: "a", received: ok5 },
+        { peer: "a", received: { type: "disconnect", reasonCode: 0x81 } },
+        { peer: "a", closed: true },
+        { peer: "b", received: { type: "connack", sessionPresent: false, reasonCode: 0x81 } },
+        { peer: "b", closed: true },
       ],
     },
   },

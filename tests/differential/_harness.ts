@@ -52,17 +52,27 @@ export async function mosquittoMissing(): Promise<string | undefined> {
 
 /**
  * Start mosquitto with `allow_anonymous true` plus the given config lines on a Unix socket;
- * killed (and its directory removed) after the test.
+ * killed (and its directory removed) after the test. `files` are written into its directory
+ * first, and `{dir}` in a config line names that directory.
  */
-export async function startMosquitto(t: TestContext, config: string[] = []): Promise<Target> {
+export async function startMosquitto(
+  t: TestContext,
+  config: string[] = [],
+  files: Record<string, string> = {},
+): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), "mq-diff-"));
   // mosquitto started as root drops to the "mosquitto" user before binding the socket.
   chmodSync(dir, 0o777);
   const path = join(dir, "mosquitto.sock");
   const conf = join(dir, "mosquitto.conf");
+  for (const [name, content] of Object.entries(files)) {
+    writeFileSync(join(dir, name), content);
+    chmodSync(join(dir, name), 0o644);
+  }
+  const lines = config.map((line) => line.replaceAll("{dir}", dir));
   writeFileSync(
     conf,
-    [`listener 0 ${path}`, "allow_anonymous true", "log_dest stderr", ...config, ""].join("\n"),
+    [`listener 0 ${path}`, "allow_anonymous true", "log_dest stderr", ...lines, ""].join("\n"),
   );
   const child = spawn(MOSQUITTO, ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
   t.after(() => {
@@ -257,8 +267,11 @@ export class Conversation {
     const out: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(packet)) {
       if (value instanceof Uint8Array) out[key] = new TextDecoder().decode(value);
-      else if (key === "properties") out[key] = normaliseProperties(value);
-      else out[key] = value;
+      else if (key === "properties") {
+        // A properties object holding only a (masked) reason string counts as none.
+        const properties = normaliseProperties(value);
+        if (Object.keys(properties).length > 0) out[key] = properties;
+      } else out[key] = value;
     }
     return out;
   }

@@ -13,7 +13,11 @@ const skip = await mosquittoMissing();
 describe("differential: mq against mosquitto 2.0.11", { skip }, () => {
   for (const c of cases) {
     test(c.name, { timeout: 20_000 }, async (t) => {
-      const theirs = await transcript(t, await startMosquitto(t, c.mosquitto), c.script);
+      const theirs = await transcript(
+        t,
+        await startMosquitto(t, c.mosquitto, c.mosquittoFiles),
+        c.script,
+      );
       const ours = await transcript(t, await startMq(t, c.mq), c.script);
       if (c.differs === undefined) {
         assert.deepEqual(ours, theirs);
