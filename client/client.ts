@@ -11,6 +11,7 @@ import {
   type ClientRequest,
   type ClientResult,
   ClientSession,
+  type ClientSessionChange,
 } from "../protocol/client_session.ts";
 import { Decoder } from "../protocol/decode.ts";
 import { encodePacket, packetSize } from "../protocol/encode.ts";
@@ -144,7 +145,6 @@ class Op<T> {
 interface PendingPublish {
   op: Op<PublishResult> | undefined;
   packet: PublishPacket;
-  storeKey: string | undefined;
 }
 
 interface PendingRequest {
@@ -196,7 +196,6 @@ export class MqttClient extends EventTarget {
   readonly #session: ClientSession;
   readonly #deadlines = new Deadlines();
   readonly #store: InFlightStore;
-  readonly #storePrefix = randomHex(4);
   readonly #defaultTimeout: number;
   readonly #connectTimeout: number;
   readonly #maxQueued: number;
@@ -228,8 +227,12 @@ export class MqttClient extends EventTarget {
   readonly #subscriptions = new Map<MqttSubscription, SubscriptionState>();
   // Outgoing topic aliases of the current connection.
   readonly #aliases = new Map<string, number>();
-  #storeSeq = 0;
-  #replay: [string, PublishPacket][] = [];
+  // The store call in progress (a promise), and the calls waiting for it, in order.
+  #storeBusy: Promise<void> | undefined;
+  #storeQueue: ClientSessionChange[] = [];
+  // Packets written while a store call was in progress, held for #heldSocket.
+  #held: Uint8Array[] = [];
+  #heldSocket: Socket | undefined;
   // Request/response.
   #responseTopic: string | undefined;
   #responseSubscription: Promise<MqttSubscription> | undefined;
@@ -272,8 +275,19 @@ export class MqttClient extends EventTarget {
         const socket = this.#socket;
         if (socket === undefined) return;
         const out = packet.type === "publish" ? this.#alias(packet) : packet;
-        socket.write(encodePacket(out, this.#version));
+        const bytes = encodePacket(out, this.#version);
+        if (this.#storeBusy === undefined) {
+          socket.write(bytes);
+          return;
+        }
+        // Not before the store changes made so far are done.
+        if (this.#heldSocket !== socket) {
+          this.#held = [];
+          this.#heldSocket = socket;
+        }
+        this.#held.push(bytes);
       },
+      persist: (change) => this.#persist(change),
       deliver: (packet) => this.#deliver(packet),
       complete: (request, result) => this.#complete(request, result),
       connected: (connack) => this.#connected(connack),
@@ -436,11 +450,7 @@ export class MqttClient extends EventTarget {
     if (this.#state === "connected") this.#checkLimits(packet);
     const { op, promise } = this.#op<PublishResult>("publish", options);
     if (op.settled) return promise;
-    const pending: PendingPublish = { op, packet, storeKey: undefined };
-    if (packet.qos > 0) {
-      pending.storeKey = `${this.#storePrefix}-${++this.#storeSeq}`;
-      this.#storeCall(() => this.#store.put(pending.storeKey!, packet));
-    }
+    const pending: PendingPublish = { op, packet };
     if (this.#state === "connected") {
       this.#sendPublish(pending);
     } else {
@@ -449,7 +459,6 @@ export class MqttClient extends EventTarget {
         this.#offline.length >= this.#maxQueued ||
         this.#offlineBytes + bytes > this.#maxQueuedBytes
       ) {
-        this.#forget(pending);
         op.reject(
           new QueueFullError(
             `Cannot queue publish to "${topic}": ${this.#offline.length} messages of ${this.#offlineBytes} bytes queued (limits ${this.#maxQueued} and ${this.#maxQueuedBytes})`,
@@ -464,7 +473,6 @@ export class MqttClient extends EventTarget {
         if (i >= 0) {
           this.#offline.splice(i, 1);
           this.#offlineBytes -= bytes;
-          this.#forget(pending);
         }
       };
     }
@@ -768,6 +776,8 @@ export class MqttClient extends EventTarget {
       }
     }
     this.#ending = true;
+    // Packets held for the store go out before DISCONNECT.
+    if (this.#storeBusy !== undefined) await this.#storeIdle();
     const socket = this.#socket;
     if (this.#state === "connected" && socket !== undefined) {
       this.#session.disconnect(disconnect);
@@ -794,6 +804,7 @@ export class MqttClient extends EventTarget {
       );
     }
     this.#close(undefined);
+    if (this.#storeBusy !== undefined) await this.#storeIdle();
   }
 
   /**
@@ -825,9 +836,10 @@ export class MqttClient extends EventTarget {
       this.#unlistenSignal = () => signal.removeEventListener("abort", onAbort);
     }
     try {
-      this.#replay = [...await this.#store.list()];
+      const snapshot = await this.#store.load();
+      if (this.#state !== "closed") this.#session.restore(snapshot);
     } catch (error) {
-      this.#emitError(error);
+      this.#close(error instanceof Error ? error : new Error(String(error)));
     }
     if (this.#state !== "closed") this.#open();
     return promise;
@@ -1025,13 +1037,7 @@ export class MqttClient extends EventTarget {
     this.#attemptDeadline?.cancel();
     this.#attempt = undefined;
     this.#clientId = this.#session.clientId;
-    if (first) {
-      const replay = this.#replay;
-      this.#replay = [];
-      for (const [storeKey, packet] of replay) {
-        this.#sendPublish({ op: undefined, packet: { ...packet, dup: false }, storeKey });
-      }
-    } else if (!connack.sessionPresent) {
+    if (!first && !connack.sessionPresent) {
       for (const [subscription, state] of this.#subscriptions) {
         if (!state.acknowledged) continue;
         this.#request(state.packet, "resubscribe", {}).catch((error) => {
@@ -1221,7 +1227,6 @@ export class MqttClient extends EventTarget {
     try {
       id = this.#session.publish(pending.packet, this.#now());
     } catch (error) {
-      this.#forget(pending);
       this.#fail(pending, error as Error);
       return;
     }
@@ -1241,7 +1246,6 @@ export class MqttClient extends EventTarget {
       try {
         this.#checkLimits(pending.packet);
       } catch (error) {
-        this.#forget(pending);
         this.#fail(pending, error as Error);
         continue;
       }
@@ -1256,13 +1260,6 @@ export class MqttClient extends EventTarget {
     }
   }
 
-  #forget(pending: PendingPublish): void {
-    if (pending.storeKey !== undefined) {
-      const key = pending.storeKey;
-      this.#storeCall(() => this.#store.delete(key));
-    }
-  }
-
   #fail(pending: PendingPublish, error: Error): void {
     if (pending.op !== undefined) pending.op.reject(error);
     else this.#emitError(error);
@@ -1274,7 +1271,6 @@ export class MqttClient extends EventTarget {
       const pending = this.#inflight.get(id);
       if (pending === undefined) return;
       this.#inflight.delete(id);
-      this.#forget(pending);
       if (result instanceof MqttError) {
         this.#fail(
           pending,
@@ -1443,12 +1439,64 @@ export class MqttClient extends EventTarget {
     );
   }
 
-  #storeCall(fn: () => void | Promise<void>): void {
+  // --- store ---
+
+  // Record a session change in the store: at once when no call is in progress, else after
+  // the calls before it.
+  #persist(change: ClientSessionChange): void {
+    if (this.#storeBusy !== undefined) this.#storeQueue.push(change);
+    else this.#storeRun(change);
+  }
+
+  // Make one store call; returns whether it is still in progress (a promise).
+  #storeRun(change: ClientSessionChange): boolean {
+    let result: void | Promise<void>;
     try {
-      const result = fn();
-      if (result instanceof Promise) result.catch((error) => this.#emitError(error));
+      result = this.#storeCall(change);
     } catch (error) {
       this.#emitError(error);
+      return false;
     }
+    if (typeof (result as Promise<void> | undefined)?.then !== "function") return false;
+    this.#storeBusy = Promise.resolve(result)
+      .catch((error) => this.#emitError(error))
+      .then(() => this.#storeSettled());
+    return true;
+  }
+
+  #storeCall(change: ClientSessionChange): void | Promise<void> {
+    const store = this.#store;
+    switch (change.type) {
+      case "putOutgoing":
+        return store.putOutgoing(change.packet);
+      case "releaseOutgoing":
+        return store.releaseOutgoing(change.packetId);
+      case "deleteOutgoing":
+        return store.deleteOutgoing(change.packetId);
+      case "putIncoming":
+        return store.putIncoming(change.packetId);
+      case "deleteIncoming":
+        return store.deleteIncoming(change.packetId);
+    }
+  }
+
+  // The store call in progress settled: run the waiting ones, then write what was held.
+  #storeSettled(): void {
+    this.#storeBusy = undefined;
+    while (this.#storeQueue.length > 0) {
+      if (this.#storeRun(this.#storeQueue.shift()!)) return;
+    }
+    const socket = this.#heldSocket;
+    const held = this.#held;
+    this.#held = [];
+    this.#heldSocket = undefined;
+    // Packets held for a connection that is gone are dropped: the session resends.
+    if (socket === undefined || socket !== this.#socket) return;
+    for (const bytes of held) socket.write(bytes);
+  }
+
+  // Resolves once no store call is in progress or waiting.
+  async #storeIdle(): Promise<void> {
+    while (this.#storeBusy !== undefined) await this.#storeBusy;
   }
 }

@@ -112,7 +112,11 @@ export interface ClientOptions {
   timeout?: number;
   /** Bounds of the offline queue. */
   queue?: QueueOptions;
-  /** Outgoing QoS 1 and 2 messages. Default: a new {@linkcode MemoryStore}. */
+  /**
+   * The session's in-flight state (outgoing QoS 1 and 2 messages, incoming QoS 2 ids); a
+   * client started with a store that holds state resumes it. One store per client id.
+   * Default: a new {@linkcode MemoryStore}.
+   */
   store?: InFlightStore;
   /** MQTT 5 enhanced authentication. */
   auth?: AuthOptions;

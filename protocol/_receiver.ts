@@ -194,6 +194,29 @@ export class Receiver {
     }
   }
 
+  /**
+   * The ids of QoS 2 messages acknowledged with PUBREC and waiting for PUBREL (those still
+   * waiting for the host's deferred acknowledgement left out), in the order received.
+   *
+   * @returns The packet ids.
+   */
+  awaitingRelease(): number[] {
+    const ids: number[] = [];
+    for (const [id, state] of this.#qos2) if (state !== ACK_DEFERRED) ids.push(id);
+    return ids;
+  }
+
+  /**
+   * Mark QoS 2 messages of a restored session as received and acknowledged with PUBREC
+   * 0x00: a repeated PUBLISH with one of these ids is answered, not delivered, and PUBREL
+   * completes it.
+   *
+   * @param ids The packet ids.
+   */
+  restore(ids: Iterable<number>): void {
+    for (const id of ids) this.#qos2.set(id, 0);
+  }
+
   /** The session is discarded: forget everything. */
   clear(): void {
     this.newConnection();

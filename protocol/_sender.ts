@@ -221,6 +221,31 @@ export class Sender {
   }
 
   /**
+   * Whether PUBREL was sent for an in-flight QoS 2 message (it waits for PUBCOMP).
+   *
+   * @param id The packet id.
+   * @returns `true` once past PUBREC.
+   */
+  isReleased(id: number): boolean {
+    return this.#released.has(id);
+  }
+
+  /**
+   * Put a message of a restored session in flight, as if it had been sent on an earlier
+   * connection: its packet id is reserved, and `released` marks a QoS 2 message past PUBREC.
+   * {@linkcode Sender.resend} or {@linkcode Sender.reset} then handle it like any other.
+   *
+   * @param packet The message, with its packet id.
+   * @param released Whether PUBREL was sent (it waits for PUBCOMP).
+   */
+  restore(packet: PublishPacket, released: boolean): void {
+    const id = packet.packetId!;
+    this.ids.reserve(id);
+    this.inflight.set(id, packet);
+    if (released) this.#released.add(id);
+  }
+
+  /**
    * Take over another sender's state (window, queue, ids) for a resumed session.
    *
    * @param other The sender of the previous connection.

@@ -58,7 +58,66 @@ export interface ClientSessionOutput {
   connected(connack: ConnackPacket): void;
   /** An AUTH packet arrived (MQTT 5 enhanced authentication). */
   auth?(packet: AuthPacket): void;
+  /**
+   * The session state a restarted process needs changed (see
+   * {@linkcode ClientSessionChange}). Called before the packet the change belongs to is
+   * passed to `send()`, so a driver can make the change durable first.
+   */
+  persist?(change: ClientSessionChange): void;
 }
+
+/**
+ * What an outgoing in-flight QoS 1 or 2 PUBLISH waits for: PUBACK (QoS 1), PUBREC (QoS 2),
+ * or PUBCOMP (QoS 2 after PUBREL was sent).
+ */
+export type OutgoingPhase = "puback" | "pubrec" | "pubcomp";
+
+/** An outgoing QoS 1 or 2 PUBLISH that was sent and is not yet acknowledged. */
+export interface InflightPublish {
+  /** The message, with its `packetId`. */
+  packet: PublishPacket;
+  /** The acknowledgement it waits for. */
+  awaiting: OutgoingPhase;
+}
+
+/**
+ * The part of a client session a new process needs to resume it, from
+ * {@linkcode ClientSession.snapshot} for {@linkcode ClientSession.restore}. Messages not
+ * yet sent (queued beyond the server's receive maximum or while offline) are not part of it.
+ */
+export interface ClientSessionSnapshot {
+  /** Outgoing QoS 1 and 2 messages sent and not acknowledged, in the order first sent. */
+  outgoing: InflightPublish[];
+  /** Packet ids of incoming QoS 2 messages acknowledged with PUBREC, waiting for PUBREL. */
+  incoming: number[];
+}
+
+/**
+ * One change of the session state of {@linkcode ClientSessionSnapshot}, reported to
+ * {@linkcode ClientSessionOutput.persist} before the packet it belongs to is sent:
+ *
+ * - `putOutgoing`: a QoS 1 or 2 PUBLISH is sent for the first time; it waits for PUBACK or
+ *   PUBREC.
+ * - `releaseOutgoing`: PUBREL is sent for it; it waits for PUBCOMP. Repeated when PUBREC
+ *   is repeated.
+ * - `deleteOutgoing`: its flow ended (PUBACK, PUBCOMP, a refusal, or the server lost the
+ *   session); the packet id is free.
+ * - `putIncoming`: PUBREC (success) is sent for an incoming QoS 2 PUBLISH. Repeated when the
+ *   server repeats the PUBLISH.
+ * - `deleteIncoming`: PUBCOMP is sent for it, or the server lost the session. Also comes for
+ *   ids never put (a PUBREL for an unknown id).
+ *
+ * Applying the changes in order to a {@linkcode ClientSessionSnapshot} (a put replacing an
+ * entry with the same id keeps its place) gives what {@linkcode ClientSession.snapshot}
+ * returns, except that messages sent again after the server lost the session keep their
+ * entry while they wait in the queue.
+ */
+export type ClientSessionChange =
+  | { type: "putOutgoing"; packet: PublishPacket }
+  | { type: "releaseOutgoing"; packetId: number }
+  | { type: "deleteOutgoing"; packetId: number }
+  | { type: "putIncoming"; packetId: number }
+  | { type: "deleteIncoming"; packetId: number };
 
 /** Options for {@linkcode ClientSession}. */
 export interface ClientSessionOptions {
@@ -80,6 +139,16 @@ export type ClientSessionState = "offline" | "connecting" | "connected";
 
 const V3_CONNACK: Record<number, number> = { 1: 0x84, 2: 0x85, 3: 0x88, 4: 0x86, 5: 0x87 };
 
+function checkRestoredId(id: number | undefined, seen: Set<number>): void {
+  if (id === undefined || !Number.isInteger(id) || id < 1 || id > 65_535) {
+    throw new RangeError(`Cannot restore session: packet identifier "${id}" is not in 1..65535`);
+  }
+  if (seen.has(id)) {
+    throw new RangeError(`Cannot restore session: packet identifier "${id}" appears twice`);
+  }
+  seen.add(id);
+}
+
 /**
  * The client side of an MQTT session, free of I/O: feed it commands and incoming packets
  * with the current time, and it calls its {@linkcode ClientSessionOutput} with packets to
@@ -99,6 +168,11 @@ const V3_CONNACK: Record<number, number> = { 1: 0x84, 2: 0x85, 3: 0x88, 4: 0x86,
  * session [MQTT-3.2.2-5]: messages past PUBREC complete (the server owns them), the rest are
  * sent again as new messages or fail, per `retryOnSessionLoss`. SUBSCRIBE and UNSUBSCRIBE
  * are never resent: they fail when the connection is lost.
+ *
+ * To resume a session in a new process, {@linkcode ClientSession.snapshot} exports the
+ * in-flight state and {@linkcode ClientSession.restore} loads it into a new machine; or
+ * {@linkcode ClientSessionOutput.persist} reports each change as it happens, before the
+ * packet that makes it is sent, for a store that records them one by one.
  *
  * @example A QoS 1 round trip
  * ```ts
@@ -162,7 +236,10 @@ export class ClientSession {
     this.#sender = new Sender(
       false,
       send,
-      (packet, ack) => this.#output.complete(packet, ack),
+      (packet, ack) => {
+        this.#output.persist?.({ type: "deleteOutgoing", packetId: packet.packetId! });
+        this.#output.complete(packet, ack);
+      },
     );
     this.#receiver = new Receiver("client", send, (packet) => this.#output.deliver(packet));
   }
@@ -225,6 +302,101 @@ export class ClientSession {
   /** QoS 1 and 2 messages waiting for a slot in the server's receive maximum. */
   get queuedCount(): number {
     return this.#sender.queue.length;
+  }
+
+  /**
+   * Export what a new process needs to resume this session: the QoS 1 and 2 messages sent
+   * and not yet acknowledged with the acknowledgement each waits for, in the order first
+   * sent, and the ids of incoming QoS 2 messages waiting for PUBREL. The result is a copy;
+   * keep it as data (it holds `PublishPacket`s, so its payloads are `Uint8Array`s).
+   *
+   * @example Export a QoS 2 message past PUBREC
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ClientSession } from "./client_session.ts";
+   * const session = new ClientSession({ send() {}, deliver() {}, complete() {}, connected() {} });
+   * session.connect({ type: "connect", protocolVersion: 4, clientId: "c", clean: false, keepAlive: 0 }, 0);
+   * session.handle({ type: "connack", sessionPresent: false, reasonCode: 0 }, 0);
+   * const id = session.publish({ type: "publish", topic: "t", payload: new Uint8Array(), qos: 2, retain: false, dup: false }, 0);
+   * session.handle({ type: "pubrec", packetId: id }, 0);
+   * const snapshot = session.snapshot();
+   * assert.equal(snapshot.outgoing[0]?.awaiting, "pubcomp");
+   * assert.deepEqual(snapshot.incoming, []);
+   * ```
+   *
+   * @returns The outgoing and incoming in-flight state.
+   */
+  snapshot(): ClientSessionSnapshot {
+    const outgoing: InflightPublish[] = [];
+    for (const [id, packet] of this.#sender.inflight) {
+      const awaiting = packet.qos === 1
+        ? "puback"
+        : this.#sender.isReleased(id)
+        ? "pubcomp"
+        : "pubrec";
+      outgoing.push({ packet: { ...packet }, awaiting });
+    }
+    return { outgoing, incoming: this.#receiver.awaitingRelease() };
+  }
+
+  /**
+   * Load the state a {@linkcode ClientSession.snapshot} of an earlier session (usually in
+   * an earlier process) exported, into this new, offline session. The packet ids are
+   * reserved. After a CONNACK with session present each outgoing message is resent as a
+   * live session would: PUBLISH with DUP set and the same packet id, or PUBREL when it
+   * waits for PUBCOMP, in the order given; a repeated incoming QoS 2 PUBLISH with a
+   * restored id is answered with PUBREC and not delivered again. After a CONNACK without
+   * session present the server has lost the session: see `retryOnSessionLoss`.
+   *
+   * @example Resume a QoS 2 message in a new session
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ClientSession } from "./client_session.ts";
+   * import type { Packet } from "./packet.ts";
+   * const sent: Packet[] = [];
+   * const session = new ClientSession({ send: (p) => void sent.push(p), deliver() {}, complete() {}, connected() {} });
+   * const packet = { type: "publish", topic: "t", payload: new Uint8Array(), qos: 2, retain: false, dup: false, packetId: 7 } as const;
+   * session.restore({ outgoing: [{ packet, awaiting: "pubcomp" }], incoming: [9] });
+   * session.connect({ type: "connect", protocolVersion: 4, clientId: "c", clean: false, keepAlive: 0 }, 0);
+   * session.handle({ type: "connack", sessionPresent: true, reasonCode: 0 }, 0);
+   * assert.deepEqual(sent.at(-1), { type: "pubrel", packetId: 7 });
+   * ```
+   *
+   * @param snapshot The state to load.
+   * @throws {TypeError} When the session is not offline or already has in-flight state, or
+   *   an entry is not a QoS 1 or 2 PUBLISH with a valid topic and a matching phase.
+   * @throws {RangeError} When a packet id is not in 1..65535 or appears twice in a direction.
+   */
+  restore(snapshot: ClientSessionSnapshot): void {
+    if (this.#state !== "offline") {
+      throw new TypeError(`Cannot restore session: session is ${this.#state}`);
+    }
+    if (
+      this.#sender.ids.size !== 0 || this.#sender.queue.length !== 0 ||
+      this.#receiver.unacknowledged !== 0
+    ) {
+      throw new TypeError("Cannot restore session: session already has in-flight state");
+    }
+    const outgoing = new Set<number>();
+    for (const { packet, awaiting } of snapshot.outgoing) {
+      if (packet?.type !== "publish" || (packet.qos !== 1 && packet.qos !== 2)) {
+        throw new TypeError("Cannot restore session: outgoing entry is not a QoS 1 or 2 PUBLISH");
+      }
+      const expected = packet.qos === 1 ? awaiting === "puback" : awaiting !== "puback";
+      if (!expected || (awaiting !== "puback" && awaiting !== "pubrec" && awaiting !== "pubcomp")) {
+        throw new TypeError(
+          `Cannot restore session: QoS ${packet.qos} message cannot await "${awaiting}"`,
+        );
+      }
+      validateTopicName(packet.topic);
+      checkRestoredId(packet.packetId, outgoing);
+    }
+    const incoming = new Set<number>();
+    for (const id of snapshot.incoming) checkRestoredId(id, incoming);
+    for (const { packet, awaiting } of snapshot.outgoing) {
+      this.#sender.restore({ ...packet }, awaiting === "pubcomp");
+    }
+    this.#receiver.restore(incoming);
   }
 
   /**
@@ -563,7 +735,33 @@ export class ClientSession {
 
   #send(packet: Packet): void {
     this.#lastSent = this.#now;
+    if (this.#output.persist !== undefined) this.#persist(packet);
     this.#output.send(packet);
+  }
+
+  // The state change a packet about to be sent makes.
+  #persist(packet: Packet): void {
+    const persist = this.#output.persist!;
+    switch (packet.type) {
+      case "publish":
+        // Resent messages have DUP set and were put when first sent.
+        if (packet.qos > 0 && !packet.dup) persist({ type: "putOutgoing", packet });
+        break;
+      case "pubrel":
+        // Not for the PUBREL answering a PUBREC of an unknown id.
+        if (this.#sender.inflight.has(packet.packetId)) {
+          persist({ type: "releaseOutgoing", packetId: packet.packetId });
+        }
+        break;
+      case "pubrec":
+        if ((packet.reasonCode ?? 0) < 0x80) {
+          persist({ type: "putIncoming", packetId: packet.packetId });
+        }
+        break;
+      case "pubcomp":
+        persist({ type: "deleteIncoming", packetId: packet.packetId });
+        break;
+    }
   }
 
   #request(packet: SubscribePacket | UnsubscribePacket, now: number): number {
@@ -632,8 +830,19 @@ export class ClientSession {
     if (resumed) {
       this.#sender.resend(now);
     } else {
+      const persist = this.#output.persist;
+      if (persist !== undefined) {
+        for (const packetId of this.#receiver.awaitingRelease()) {
+          persist({ type: "deleteIncoming", packetId });
+        }
+      }
       this.#receiver.clear();
       const { failed, completed } = this.#sender.reset(this.#retry, now);
+      if (persist !== undefined) {
+        for (const m of [...completed, ...failed]) {
+          persist({ type: "deleteOutgoing", packetId: m.packetId! });
+        }
+      }
       for (const m of completed) {
         this.#output.complete(m, ackPacket("pubcomp", m.packetId!, this.#version) as PublishAck);
       }

@@ -5,7 +5,9 @@ import {
   type ClientRequest,
   type ClientResult,
   ClientSession,
+  type ClientSessionChange,
   type ClientSessionOptions,
+  type ClientSessionSnapshot,
 } from "./client_session.ts";
 import { MqttError, ProtocolError } from "./errors.ts";
 import type {
@@ -56,7 +58,14 @@ function harness(options?: ClientSessionOptions) {
   const connacks: ConnackPacket[] = [];
   const auths: Packet[] = [];
   const hooks: { deliver?: (p: PublishPacket) => number | void } = {};
+  const changes: ClientSessionChange[] = [];
+  // Each change, with how many packets had been sent when it came.
+  const changedAt: number[] = [];
   const session = new ClientSession({
+    persist: (change) => {
+      changes.push(change);
+      changedAt.push(sent.length);
+    },
     send: (p) => void sent.push(p),
     deliver: (p) => {
       delivered.push(p);
@@ -68,7 +77,7 @@ function harness(options?: ClientSessionOptions) {
   }, options);
   /** Take and clear what was sent. */
   const take = () => sent.splice(0);
-  return { session, sent, delivered, completed, connacks, auths, hooks, take };
+  return { session, sent, delivered, completed, connacks, auths, hooks, take, changes, changedAt };
 }
 
 /** A connected session; the CONNECT and CONNACK are taken. */
@@ -631,5 +640,277 @@ describe("ClientSession session state", () => {
     const v4 = connected(4);
     v4.session.disconnect();
     assert.deepEqual(v4.take(), [{ type: "disconnect" }]);
+  });
+});
+
+/** Apply persisted changes in order, as a store would. */
+function replay(changes: readonly ClientSessionChange[]): ClientSessionSnapshot {
+  const outgoing = new Map<
+    number,
+    { packet: PublishPacket; awaiting: "puback" | "pubrec" | "pubcomp" }
+  >();
+  const incoming = new Set<number>();
+  for (const c of changes) {
+    switch (c.type) {
+      case "putOutgoing":
+        outgoing.set(c.packet.packetId!, {
+          packet: { ...c.packet },
+          awaiting: c.packet.qos === 1 ? "puback" : "pubrec",
+        });
+        break;
+      case "releaseOutgoing": {
+        const entry = outgoing.get(c.packetId);
+        if (entry !== undefined) entry.awaiting = "pubcomp";
+        break;
+      }
+      case "deleteOutgoing":
+        outgoing.delete(c.packetId);
+        break;
+      case "putIncoming":
+        incoming.add(c.packetId);
+        break;
+      case "deleteIncoming":
+        incoming.delete(c.packetId);
+        break;
+    }
+  }
+  return { outgoing: [...outgoing.values()], incoming: [...incoming] };
+}
+
+describe("ClientSession snapshot and restore", () => {
+  /**
+   * A session of `version` with, sent and unacknowledged: "a" QoS 1 (id 1), "b" QoS 2 past
+   * PUBREC (id 2), "c" QoS 2 (id 3); received: QoS 2 ids 7 and 8 waiting for PUBREL.
+   */
+  function busy(version: ProtocolVersion) {
+    const h = connected(version, { connect: { clean: false } });
+    h.session.publish(message("a", 1), 1);
+    h.session.publish(message("b", 2), 1);
+    h.session.publish(message("c", 2), 1);
+    h.session.handle(ackOf("pubrec", 2, version), 2);
+    h.session.handle(message("in", 2, { packetId: 7 }), 3);
+    h.session.handle(message("in", 2, { packetId: 8 }), 3);
+    h.take();
+    return h;
+  }
+
+  function ackOf(
+    type: "pubrec" | "pubcomp" | "puback",
+    packetId: number,
+    version: ProtocolVersion,
+  ) {
+    return version === 5 ? { type, packetId, reasonCode: 0 } : { type, packetId };
+  }
+
+  test("snapshot() exports sent messages in order with their phase, and incoming ids", () => {
+    const h = busy(5);
+    assert.deepEqual(h.session.snapshot(), {
+      outgoing: [
+        { packet: message("a", 1, { packetId: 1 }), awaiting: "puback" },
+        {
+          packet: message("b", 2, { packetId: 2 }),
+          awaiting: "pubcomp",
+        },
+        { packet: message("c", 2, { packetId: 3 }), awaiting: "pubrec" },
+      ],
+      incoming: [7, 8],
+    });
+    // A copy: changing it does not change the session.
+    h.session.snapshot().outgoing[0]!.packet.dup = true;
+    assert.equal(h.session.snapshot().outgoing[0]!.packet.dup, false);
+  });
+
+  test("snapshot() leaves out messages not yet sent and incoming ones awaiting the host", () => {
+    const h = connected(5, { ack: { receiveMaximum: 1 } });
+    h.session.publish(message("a", 1), 1);
+    h.session.publish(message("b", 1), 1);
+    h.hooks.deliver = () => ACK_DEFERRED;
+    h.session.handle(message("in", 2, { packetId: 5 }), 2);
+    const snapshot = h.session.snapshot();
+    assert.deepEqual(snapshot.outgoing.map((e) => e.packet.topic), ["a"]);
+    assert.deepEqual(snapshot.incoming, []);
+  });
+
+  for (const version of [5, 4, 3] as const) {
+    test(`restore() resumes like the live session after session present, protocol ${version}`, () => {
+      const live = busy(version);
+      const snapshot = live.session.snapshot();
+      live.session.connectionLost();
+      live.session.connect(connectPacket(version, { clean: false }), 10);
+      live.session.handle(connack(true), 11);
+      const expected = live.take();
+
+      const h = harness();
+      h.session.restore(snapshot);
+      assert.equal(h.session.inflightCount, 3);
+      h.session.connect(connectPacket(version, { clean: false }), 10);
+      h.session.handle(connack(true), 11);
+      assert.deepEqual(h.take(), expected);
+      const pubrel = version === 5
+        ? { type: "pubrel", packetId: 2, reasonCode: 0 }
+        : { type: "pubrel", packetId: 2 };
+      assert.deepEqual(expected.slice(1), [
+        message("a", 1, { packetId: 1, dup: true }),
+        pubrel,
+        message("c", 2, { packetId: 3, dup: true }),
+      ]);
+
+      // The flows complete with the server's acknowledgements.
+      h.session.handle(ackOf("puback", 1, version), 12);
+      h.session.handle(ackOf("pubcomp", 2, version), 12);
+      h.session.handle(ackOf("pubrec", 3, version), 12);
+      h.session.handle(ackOf("pubcomp", 3, version), 12);
+      assert.deepEqual(h.completed.map(([r]) => r.packetId), [1, 2, 3]);
+      assert.equal(h.session.inflightCount, 0);
+
+      // A repeated incoming QoS 2 PUBLISH is acknowledged, not delivered.
+      h.session.handle(message("in", 2, { packetId: 7, dup: true }), 13);
+      assert.equal(h.delivered.length, 0);
+      assert.deepEqual(h.take().at(-1), ackOf("pubrec", 7, version));
+      h.session.handle(
+        version === 5
+          ? { type: "pubrel", packetId: 8, reasonCode: 0 }
+          : { type: "pubrel", packetId: 8 },
+        14,
+      );
+      assert.deepEqual(h.take(), [ackOf("pubcomp", 8, version)]);
+      assert.deepEqual(h.session.snapshot(), { outgoing: [], incoming: [7] });
+    });
+  }
+
+  test("restore() reserves the packet ids of restored messages", () => {
+    const h = harness();
+    h.session.restore({
+      outgoing: [{ packet: message("a", 1, { packetId: 1 }), awaiting: "puback" }],
+      incoming: [],
+    });
+    h.session.connect(connectPacket(5, { clean: false }), 0);
+    h.session.handle(connack(true), 0);
+    assert.notEqual(h.session.publish(message("b", 1), 1), 1);
+    assert.notEqual(
+      h.session.subscribe({
+        type: "subscribe",
+        packetId: 0,
+        subscriptions: [{ filter: "x", qos: 0 }],
+      }, 1),
+      1,
+    );
+  });
+
+  test("restore() then a CONNACK without session present sends the messages again", () => {
+    const h = harness();
+    h.session.restore(busy(5).session.snapshot());
+    h.session.connect(connectPacket(5, { clean: false }), 0);
+    h.session.handle(connack(false), 1);
+    assert.deepEqual(h.take().slice(1), [
+      message("a", 1, { packetId: 1, dup: true }),
+      message("c", 2, { packetId: 3, dup: true }),
+    ]);
+    // Past PUBREC: the server owned it.
+    assert.deepEqual(h.completed.map(([r]) => r.packetId), [2]);
+    // Incoming state is gone with the session: id 7 is a new message.
+    h.session.handle(message("in", 2, { packetId: 7 }), 2);
+    assert.equal(h.delivered.length, 1);
+  });
+
+  test("restore() refuses a session that is not offline or not empty", () => {
+    const snapshot: ClientSessionSnapshot = { outgoing: [], incoming: [1] };
+    const online = connected(5);
+    assert.throws(() => online.session.restore(snapshot), TypeError);
+    const used = busy(5);
+    used.session.connectionLost();
+    assert.throws(() => used.session.restore(snapshot), TypeError);
+  });
+
+  test("restore() validates every entry before changing anything", () => {
+    const h = harness();
+    const ok = { packet: message("a", 1, { packetId: 1 }), awaiting: "puback" as const };
+    const bad: [ClientSessionSnapshot, typeof TypeError | typeof RangeError][] = [
+      [{
+        outgoing: [ok, { packet: message("b", 1, { packetId: 0 }), awaiting: "puback" }],
+        incoming: [],
+      }, RangeError],
+      [{
+        outgoing: [ok, { packet: message("b", 1, { packetId: 1 }), awaiting: "puback" }],
+        incoming: [],
+      }, RangeError],
+      [{ outgoing: [ok], incoming: [3, 3] }, RangeError],
+      [{ outgoing: [ok], incoming: [70_000] }, RangeError],
+      [{
+        outgoing: [{ packet: message("b", 0, { packetId: 2 }), awaiting: "puback" }],
+        incoming: [],
+      }, TypeError],
+      [{
+        outgoing: [{ packet: message("b", 1, { packetId: 2 }), awaiting: "pubcomp" }],
+        incoming: [],
+      }, TypeError],
+      [{
+        outgoing: [{ packet: message("b", 2, { packetId: 2 }), awaiting: "puback" }],
+        incoming: [],
+      }, TypeError],
+      [{
+        outgoing: [{ packet: message("b/#", 2, { packetId: 2 }), awaiting: "pubrec" }],
+        incoming: [],
+      }, TypeError],
+    ];
+    for (const [snapshot, type] of bad) {
+      assert.throws(() => h.session.restore(snapshot), type);
+      assert.equal(h.session.inflightCount, 0);
+    }
+    h.session.restore({ outgoing: [ok], incoming: [3] });
+    assert.equal(h.session.inflightCount, 1);
+  });
+
+  test("persist() reports each change before the packet that makes it", () => {
+    const h = connected(5, { connect: { clean: false } });
+    h.changes.length = 0;
+    h.changedAt.length = 0;
+    const base = h.sent.length;
+    h.session.publish(message("a", 1), 1); // sent[0]
+    h.session.publish(message("b", 2), 1); // sent[1]
+    h.session.handle({ type: "pubrec", packetId: 2, reasonCode: 0 }, 2); // sent[2]: PUBREL
+    h.session.handle({ type: "puback", packetId: 1, reasonCode: 0 }, 2);
+    h.session.handle({ type: "pubcomp", packetId: 2, reasonCode: 0 }, 2);
+    h.session.handle(message("in", 2, { packetId: 9 }), 3); // sent[3]: PUBREC
+    h.session.handle({ type: "pubrel", packetId: 9, reasonCode: 0 }, 3); // sent[4]: PUBCOMP
+    assert.deepEqual(h.changes, [
+      { type: "putOutgoing", packet: message("a", 1, { packetId: 1 }) },
+      { type: "putOutgoing", packet: message("b", 2, { packetId: 2 }) },
+      { type: "releaseOutgoing", packetId: 2 },
+      { type: "deleteOutgoing", packetId: 1 },
+      { type: "deleteOutgoing", packetId: 2 },
+      { type: "putIncoming", packetId: 9 },
+      { type: "deleteIncoming", packetId: 9 },
+    ]);
+    assert.deepEqual(h.changedAt.map((n) => n - base), [0, 1, 2, 3, 3, 3, 4]);
+    assert.deepEqual(h.completed.map(([r]) => r.packetId), [1, 2]);
+  });
+
+  test("persist() reports no change for resends, refused PUBREC or an unknown PUBREC", () => {
+    const h = busy(5);
+    const before = h.changes.length;
+    h.session.connectionLost();
+    h.session.connect(connectPacket(5, { clean: false }), 10);
+    h.session.handle(connack(true), 11);
+    h.session.handle({ type: "pubrec", packetId: 99, reasonCode: 0 }, 12);
+    h.hooks.deliver = () => 0x80;
+    h.session.handle(message("in", 2, { packetId: 10 }), 12);
+    // Only the PUBREL resent for id 2 repeats its change.
+    assert.deepEqual(h.changes.slice(before), [{ type: "releaseOutgoing", packetId: 2 }]);
+  });
+
+  test("persist() changes replayed in order give the snapshot", () => {
+    const h = busy(5);
+    assert.deepEqual(replay(h.changes), h.session.snapshot());
+    h.session.handle({ type: "puback", packetId: 1, reasonCode: 0 }, 5);
+    h.session.handle({ type: "pubrel", packetId: 7, reasonCode: 0 }, 5);
+    assert.deepEqual(replay(h.changes), h.session.snapshot());
+    // The server lost the session: released messages and incoming ids are deleted.
+    h.session.connectionLost();
+    h.session.connect(connectPacket(5, { clean: false }), 6);
+    h.session.handle(connack(false), 7);
+    assert.deepEqual(replay(h.changes), h.session.snapshot());
+    assert.deepEqual(replay(h.changes).incoming, []);
+    assert.deepEqual(replay(h.changes).outgoing.map((e) => e.packet.packetId), [3]);
   });
 });

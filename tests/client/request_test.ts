@@ -1,6 +1,5 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MemoryStore } from "../../client/store.ts";
 import { brokerFor, clientFor, memoryClient, MemoryLink, take, text } from "./_helpers.ts";
 
 test(
@@ -69,29 +68,5 @@ test(
     const client = await clientFor(t, broker, { will: { topic: "wills/x", payload: "bye" } });
     await client.end({ reasonCode: 0x04 });
     assert.equal(text((await take(sub, 1))[0]!.payload), "bye");
-  },
-);
-
-test(
-  "MqttClient resends messages left in its store by an earlier client",
-  { timeout: 10_000 },
-  async (t) => {
-    const broker = await brokerFor(t);
-    const watcher = await clientFor(t, broker);
-    const sub = await watcher.subscribe("stored", { qos: 1 });
-    const store = new MemoryStore();
-    store.put("old-1", {
-      type: "publish",
-      topic: "stored",
-      payload: new TextEncoder().encode("left over"),
-      qos: 1,
-      retain: false,
-      dup: false,
-      packetId: 7,
-    });
-    const client = await clientFor(t, broker, { store });
-    assert.equal(text((await take(sub, 1))[0]!.payload), "left over");
-    await client.publish("stored", "new", { qos: 1 });
-    assert.equal(store.size, 0);
   },
 );
