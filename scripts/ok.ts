@@ -80,6 +80,11 @@ const STEPS: Step[] = [
   { name: "check:globals", cmd: bin("deno"), args: ["run", "-A", "scripts/check_globals.ts"] },
   { name: "check:version", cmd: bin("deno"), args: ["run", "-A", "scripts/check_version.ts"] },
   {
+    name: "check:conformance",
+    cmd: bin("deno"),
+    args: ["run", "-A", "scripts/conformance_report.ts", "--check"],
+  },
+  {
     name: "doc:lint",
     cmd: bin("deno"),
     args: [

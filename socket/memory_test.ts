@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { describe, test } from "../tests/_testing.ts";
 import { MemoryNetwork, memoryPair } from "./memory.ts";
 import type { Socket } from "./types.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import process from "node:process";
-import { describe, test } from "node:test";
+import { describe, test } from "../tests/_testing.ts";
 import { detectRuntime, loadTcpAdapter } from "./runtime.ts";
 
 const versions = process.versions as Record<string, string | undefined>;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
-import { describe, test } from "node:test";
+import { describe, test } from "../tests/_testing.ts";
 import { webSocketConnect } from "./websocket.ts";
 
 const noWebSocket = typeof (globalThis as { WebSocket?: unknown }).WebSocket === "undefined"

@@ -3,7 +3,7 @@
  * enhanced authentication with a toy SCRAM-like challenge and response (v5 §4.12),
  * re-authentication, and the problem information rules for what the hook says.
  */
-import { describe, test } from "node:test";
+import { describe, test } from "../_testing.ts";
 import assert from "node:assert/strict";
 import type { AuthContext, AuthResult, BrokerOptions } from "../../broker/types.ts";
 import { brokerFor, bytes, RawClient, text } from "./_client.ts";

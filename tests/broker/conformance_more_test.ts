@@ -2,7 +2,7 @@
  * More server-side normative statements a client can observe, named by their ids for
  * scripts/conformance_report.ts (see conformance_test.ts for the conventions).
  */
-import { describe, test, type TestContext } from "node:test";
+import { describe, test, type TestContext } from "../_testing.ts";
 import assert from "node:assert/strict";
 import type { Broker } from "../../broker/types.ts";
 import type { ProtocolVersion } from "../../protocol/mod.ts";

@@ -3,7 +3,7 @@
  * named by their ids for scripts/conformance_report.ts. Names say "v5" or "v3.1.1" when the
  * id means something different in the two specifications.
  */
-import { describe, test } from "node:test";
+import { describe, test } from "../_testing.ts";
 import assert from "node:assert/strict";
 import type { Packet, Properties } from "../../protocol/mod.ts";
 import { brokerFor, bytes, RawClient, text } from "./_client.ts";

@@ -3,7 +3,7 @@
  * retained messages are printed by mosquitto_sub (from a real mosquitto broker) and by
  * formatMessage() (from the message as published), for every -F specifier, -v, -N and JSON.
  */
-import { describe, test } from "node:test";
+import { describe, test } from "../_testing.ts";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";

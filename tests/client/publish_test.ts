@@ -1,4 +1,4 @@
-import { describe, test } from "node:test";
+import { describe, test } from "../_testing.ts";
 import assert from "node:assert/strict";
 import type { QoS } from "../../protocol/packet.ts";
 import { brokerFor, clientFor, take, text } from "./_helpers.ts";

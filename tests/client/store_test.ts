@@ -3,7 +3,7 @@
  * DISCONNECT, as if its process died), and a new client with the same client id and the
  * same store resumes the session, against our broker and Debian's mosquitto.
  */
-import { describe, test, type TestContext } from "node:test";
+import { describe, test, type TestContext } from "../_testing.ts";
 import assert from "node:assert/strict";
 import { connect } from "../../client/connect.ts";
 import { ConnectionClosedError } from "../../client/errors.ts";

@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { describe, test } from "../_testing.ts";
 import { MemoryNetwork } from "../../socket/memory.ts";
 import { detectRuntime } from "../../socket/runtime.ts";
 import type { Socket, SocketAdapter } from "../../socket/types.ts";

@@ -3,7 +3,7 @@
  * mosquitto 2.0.11 and against mq; the transcripts must be equal, except for the
  * differences documented in docs/differences.md, which are asserted exactly.
  */
-import { describe, test } from "node:test";
+import { describe, test } from "../_testing.ts";
 import assert from "node:assert/strict";
 import { mosquittoMissing, startMosquitto, startMq, transcript } from "./_harness.ts";
 import { cases } from "./_cases.ts";

@@ -2,7 +2,7 @@
  * Interop with npm's mqtt.js (a dev dependency) against mq: MQTT 3.1.1 and 5.0, QoS 0/1/2,
  * retained messages, a will, a resumed persistent session and shared subscriptions.
  */
-import { describe, test, type TestContext } from "node:test";
+import { describe, test, type TestContext } from "../_testing.ts";
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import type { IClientOptions, MqttClient } from "mqtt";
