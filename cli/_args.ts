@@ -128,7 +128,7 @@ export const CLIENT_OPTIONS: readonly OptionSpec[] = [
   opt(["-F"], "format", SUB_RR, "print messages with this format", { value: "format" }),
   opt(["--help"], "flag", ALL, "display this help"),
   opt(["-h", "--host"], "string", ALL, "broker host", { value: "host", default: "localhost" }),
-  opt(["-i", "--id"], "string", ALL, "client id (default: mq_<cmd>_ and the process id)", {
+  opt(["-i", "--id"], "string", ALL, "client id (default: mq-<cmd>- and random hex)", {
     value: "id",
   }),
   opt(["-I", "--id-prefix"], "string", ALL, "client id prefix, the process id appended", {

@@ -58,6 +58,8 @@ export interface CliHost {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** The operating system: `"linux"`, `"darwin"`, `"win32"`, ... */
   readonly platform: string;
+  /** The CPU architecture (`"x64"`, `"arm64"`, ...), shown by `--version` after the platform. */
+  readonly arch?: string;
   /** The runtime and its version, e.g. `"deno 2.9.6"`, for `--version`. */
   readonly runtime: string;
   /** Standard output. */
@@ -96,6 +98,10 @@ export interface CliHost {
   homeDir(): string | undefined;
   /** Wall-clock time in milliseconds since the epoch. */
   now(): number;
+  /** The process id, for `-I` client id prefixes. */
+  readonly pid?: number;
+  /** The names of the entries of a directory (`--capath`). */
+  readDir?(path: string): Promise<string[]>;
   /** The socket adapter to use. Default: the runtime's TCP adapter. */
   readonly adapter?: SocketAdapter;
 }

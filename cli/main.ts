@@ -6,12 +6,15 @@
  *
  * @module
  */
-import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import process from "node:process";
 import { ChunkInput } from "./_input.ts";
 import type { CliHost, CliOutput, HostSignal, MemoryUsage, WriteFileOptions } from "./host.ts";
 import { main } from "./mq.ts";
+import { runPub } from "./pub.ts";
+import { runRr } from "./rr.ts";
+import { runSub } from "./sub.ts";
 
 interface WritableLike {
   isTTY?: boolean;
@@ -75,6 +78,7 @@ const host: CliHost = {
   args: process.argv.slice(2),
   env: process.env,
   platform: process.platform,
+  arch: process.arch,
   runtime: runtimeName(),
   stdout: output(process.stdout),
   stderr: output(process.stderr),
@@ -109,6 +113,10 @@ const host: CliHost = {
   },
   homeDir: () => homedir() || undefined,
   now: () => Date.now(),
+  pid: process.pid,
+  readDir: (path: string) => readdir(path),
 };
 
-process.exitCode = await main(host.args, host);
+process.exitCode = await main(host.args, host, {
+  clients: { pub: runPub, sub: runSub, rr: runRr },
+});

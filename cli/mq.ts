@@ -26,7 +26,7 @@ Commands:
 
 Options:
   -h, --help     show this help
-  --version      print the version, runtime and platform
+  --version      print the version, runtime and target (os-arch)
 
 Run "mq <command> --help" for the options of a command.`;
 
@@ -73,7 +73,9 @@ export async function main(
       return 0;
     case "--version":
     case "version":
-      host.stdout.writeText(`mq ${VERSION} (${host.runtime}, ${host.platform})\n`);
+      host.stdout.writeText(
+        `mq ${VERSION} (${host.runtime}, ${host.platform}${host.arch ? `-${host.arch}` : ""})\n`,
+      );
       return 0;
     case "broker":
       return await runBroker(rest, host);

@@ -81,6 +81,8 @@ export function run(
       }
       resolve({ code, stdout, stderr });
     });
+    // A command that exits without reading its input must not fail the test with EPIPE.
+    child.stdin!.on("error", () => {});
     child.stdin!.end(options.stdin ?? "");
   });
 }
