@@ -4,7 +4,7 @@
  * same broker (Debian's mosquitto, so neither client plays at home), and standard output
  * (bytes), the class of standard error (empty or not) and the exit code must agree.
  */
-import { describe, test, type TestContext } from "node:test";
+import { describe, test, type TestContext } from "../_testing.ts";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";

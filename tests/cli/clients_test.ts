@@ -2,7 +2,7 @@
  * `mq pub`, `mq sub` and `mq rr` run in-process with the fake host against the in-process
  * broker on a loopback port.
  */
-import { describe, test, type TestContext } from "node:test";
+import { describe, test, type TestContext } from "../_testing.ts";
 import assert from "node:assert/strict";
 import { startBroker } from "../../broker/mod.ts";
 import type { Broker } from "../../broker/mod.ts";
