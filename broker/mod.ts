@@ -21,6 +21,9 @@
  * @module
  */
 export { startBroker } from "./broker.ts";
+export * from "./config.ts";
+export * from "./password_file.ts";
+export * from "./password_hash.ts";
 export type * from "./types.ts";
 export type {
   Properties,

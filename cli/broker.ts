@@ -8,8 +8,14 @@
  */
 
 import { startBroker } from "../broker/broker.ts";
-import type { Broker, BrokerListenerOptions, LogLevel } from "../broker/types.ts";
-import type { SocketAdapter } from "../socket/types.ts";
+import { type BrokerConfig, ConfigError, parseBrokerConfig } from "../broker/config.ts";
+import {
+  fileAuthenticator,
+  parsePasswordFile,
+  type PasswordFile,
+} from "../broker/password_file.ts";
+import type { Broker, BrokerListenerOptions, BrokerOptions, LogLevel } from "../broker/types.ts";
+import type { SocketAdapter, TlsOptions } from "../socket/types.ts";
 import { VERSION } from "../version.ts";
 import type { CliHost, CliOutput } from "./host.ts";
 
@@ -32,6 +38,10 @@ export interface BrokerCliHost {
    * embedding and tests). Default: `console.error`.
    */
   stderr?: CliOutput | ((line: string) => void);
+  /** Read a whole file (`-c`, `password_file`, TLS files). Without it, `-c` is refused. */
+  readFile?: CliHost["readFile"];
+  /** Environment variables for `${VAR}` in YAML configuration files. Default: none. */
+  env?: CliHost["env"];
   /** The socket adapter to listen with. Default: the runtime's TCP adapter. */
   adapter?: SocketAdapter;
   /** The current memory use; its `heapUsed` is published as `$SYS/broker/heap/*`. */
@@ -44,16 +54,18 @@ const USAGE = `mq broker ${VERSION}
 
 mq broker is an MQTT v5.0/v3.1.1/v3.1 broker.
 
-Usage: mq broker [-c config_file] [-h] [-p [host:]port] [-v]
+Usage: mq broker [-c config_file] [-h] [-p [host:]port] [-v] [--strict]
 
- -c : specify the broker config file (not supported yet).
+ -c : specify the broker config file: YAML (mq.yaml) or a mosquitto.conf.
  -h : display this help.
  -p : start the broker listening on the specified port, on the loopback interface
       unless a host is given (-p 0.0.0.0:1883 listens on every IPv4 interface).
-      May be given several times.
- -v : verbose mode - enable all logging types.`;
+      May be given several times; adds to (or replaces, for the same port) the
+      listeners of the config file.
+ -v : verbose mode - enable all logging types.
+ --strict : refuse config options mq does not support instead of skipping them.`;
 
-/** Exit code for usage errors and `-h`, as mosquitto's. */
+/** Exit code for usage errors, `-h` and configuration errors, as mosquitto's. */
 const EXIT_USAGE = 3;
 
 function parseListener(value: string): BrokerListenerOptions | undefined {
@@ -71,6 +83,65 @@ function parseListener(value: string): BrokerListenerOptions | undefined {
   return { hostname, port: n };
 }
 
+/** A configuration problem to print as `Error: file:line: message`, exit 3. */
+class LoadError extends Error {}
+
+function location(error: ConfigError): string {
+  return `${error.file}:${error.line}: ${error.message}`;
+}
+
+const decoder = new TextDecoder();
+
+/** Everything `-c` contributes, with the files it names read. */
+interface LoadedConfig {
+  config: BrokerConfig;
+  listeners: BrokerListenerOptions[];
+  passwords?: PasswordFile;
+}
+
+async function loadConfig(
+  file: string,
+  host: BrokerCliHost,
+  strict: boolean,
+  warn: (line: string) => void,
+): Promise<LoadedConfig> {
+  const readFile = host.readFile!;
+  const read = async (path: string, what: string, at?: string): Promise<string> => {
+    try {
+      return decoder.decode(await readFile(path));
+    } catch {
+      throw new LoadError(`${at === undefined ? "" : `${at}: `}Unable to open ${what} ${path}.`);
+    }
+  };
+  const text = await read(file, "config file");
+  const config = parseBrokerConfig(text, file, { env: host.env ?? {}, strict });
+  for (const w of config.warnings) warn(`Warning: ${w.file}:${w.line}: ${w.message}`);
+  const listeners: BrokerListenerOptions[] = [];
+  for (const l of config.listeners) {
+    const listener: BrokerListenerOptions = { hostname: l.hostname, port: l.port };
+    if (l.certfile !== undefined && l.keyfile !== undefined) {
+      const at = `${file}:${l.line}`;
+      const tls: TlsOptions = {
+        cert: await read(l.certfile, "certfile", at),
+        key: await read(l.keyfile, "keyfile", at),
+      };
+      if (l.cafile !== undefined) tls.ca = await read(l.cafile, "cafile", at);
+      listener.tls = tls;
+    }
+    listeners.push(listener);
+  }
+  const loaded: LoadedConfig = { config, listeners };
+  if (config.passwordFile !== undefined) {
+    const passwords = parsePasswordFile(
+      await read(config.passwordFile, "password file"),
+      config.passwordFile,
+    );
+    for (const w of passwords.warnings) warn(`Warning: ${w.file}:${w.line}: ${w.message}`);
+    loaded.passwords = passwords;
+  }
+  return loaded;
+}
+
 /**
  * Run `mq broker` until SIGINT or SIGTERM.
  *
@@ -85,8 +156,9 @@ function parseListener(value: string): BrokerListenerOptions | undefined {
  * ```
  *
  * @param args The arguments after `broker`.
- * @param host Signals and output.
- * @returns The exit code: 0 after a clean stop, 1 when the broker cannot start, 3 for usage.
+ * @param host Signals, files and output.
+ * @returns The exit code: 0 after a clean stop, 1 when the broker cannot start, 3 for usage
+ *   and configuration errors (as mosquitto).
  */
 export async function runBroker(args: readonly string[], host: BrokerCliHost): Promise<number> {
   const out = host.stderr;
@@ -95,8 +167,10 @@ export async function runBroker(args: readonly string[], host: BrokerCliHost): P
     : typeof out === "function"
     ? out
     : (line: string) => out.writeText(`${line}\n`);
-  const listeners: BrokerListenerOptions[] = [];
+  const portListeners: BrokerListenerOptions[] = [];
   let verbose = false;
+  let strict = false;
+  let configFile: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     switch (arg) {
@@ -108,14 +182,17 @@ export async function runBroker(args: readonly string[], host: BrokerCliHost): P
       case "--verbose":
         verbose = true;
         break;
+      case "--strict":
+        strict = true;
+        break;
       case "-c":
       case "--config-file":
-        if (args[i + 1] === undefined) {
+        configFile = args[++i];
+        if (configFile === undefined) {
           stderr("Error: -c argument given, but no config file specified.");
           return EXIT_USAGE;
         }
-        stderr("Error: config files are not supported yet.");
-        return 1;
+        break;
       case "-p":
       case "--port": {
         const value = args[++i];
@@ -124,7 +201,7 @@ export async function runBroker(args: readonly string[], host: BrokerCliHost): P
           stderr(`Error: Invalid port specified (${value ?? "none"}).`);
           return EXIT_USAGE;
         }
-        listeners.push(listener);
+        portListeners.push(listener);
         break;
       }
       default:
@@ -133,13 +210,37 @@ export async function runBroker(args: readonly string[], host: BrokerCliHost): P
         return EXIT_USAGE;
     }
   }
-  const log = (message: string) => stderr(`${Math.floor(Date.now() / 1000)}: ${message}`);
+  let loaded: LoadedConfig | undefined;
+  if (configFile !== undefined) {
+    if (host.readFile === undefined) {
+      stderr("Error: -c is not supported yet by this host: it cannot read files.");
+      return 1;
+    }
+    try {
+      loaded = await loadConfig(configFile, host, strict, stderr);
+    } catch (error) {
+      if (error instanceof ConfigError) stderr(`Error: ${location(error)}`);
+      else if (error instanceof LoadError) stderr(`Error: ${error.message}`);
+      else throw error;
+      return EXIT_USAGE;
+    }
+  }
+  const config = loaded?.config;
+  const timestamps = config?.logTimestamp ?? true;
+  const log = (message: string) =>
+    stderr(timestamps ? `${Math.floor(Date.now() / 1000)}: ${message}` : message);
   const logTypes: LogLevel[] = verbose
     ? ["error", "warning", "notice", "information", "debug"]
-    : ["error", "warning", "notice", "information"];
+    : config?.options.logTypes ?? ["error", "warning", "notice", "information"];
+  // -p adds listeners; one on a port the config file already has replaces it.
+  const listeners = (loaded?.listeners ?? []).filter((l) =>
+    !portListeners.some((p) => p.port === l.port)
+  );
+  listeners.push(...portListeners);
+  const configured = (loaded?.listeners.length ?? 0) > 0;
   if (listeners.length === 0) listeners.push({ hostname: "127.0.0.1", port: 1883 });
-  log("Using default config.");
-  if (listeners.every((l) => isLoopback(l.hostname))) {
+  log(configFile === undefined ? "Using default config." : `Config loaded from ${configFile}.`);
+  if (!configured && listeners.every((l) => isLoopback(l.hostname))) {
     log(
       "Starting in local only mode. Connections will only be possible from clients running on this machine.",
     );
@@ -149,13 +250,39 @@ export async function runBroker(args: readonly string[], host: BrokerCliHost): P
       }`,
     );
   }
+  const allowAnonymous = config?.allowAnonymous ?? true;
+  const passwords = loaded?.passwords;
+  if (!allowAnonymous) {
+    log(
+      `Warning: anonymous clients are refused: ${
+        config?.allowAnonymousSet ? "allow_anonymous is false" : "a listener is configured"
+      }${
+        passwords === undefined
+          ? " and no password_file is set, so no client can connect"
+          : `; users of ${config?.passwordFile} can log in`
+      } (set allow_anonymous true to allow them).`,
+    );
+  } else if (configured) {
+    log(
+      `Warning: anonymous clients are allowed on every listener (allow_anonymous true)${
+        passwords === undefined ? "" : `; users of ${config?.passwordFile} must give their password`
+      }.`,
+    );
+  } else {
+    log("Anonymous clients are allowed: no listener is configured (local only mode).");
+  }
   let broker: Broker;
   try {
-    const options: Parameters<typeof startBroker>[0] = {
+    const options: BrokerOptions = {
+      ...config?.options,
       listeners,
       logTypes,
       logger: (_level, message) => log(message),
     };
+    const authenticate = fileAuthenticator(
+      passwords === undefined ? { allowAnonymous } : { allowAnonymous, passwords },
+    );
+    if (authenticate !== undefined) options.authenticate = authenticate;
     if (host.adapter !== undefined) options.adapter = host.adapter;
     const memoryUsage = host.memoryUsage;
     if (memoryUsage !== undefined) options.memoryUsage = () => memoryUsage().heapUsed;

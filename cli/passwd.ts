@@ -8,7 +8,7 @@
 
 import { VERSION } from "../version.ts";
 import type { CliHost } from "./host.ts";
-import { hashPassword, isHashed, type PasswordHashAlgorithm } from "./_password_hash.ts";
+import { hashPassword, isHashed, type PasswordHashAlgorithm } from "../broker/password_hash.ts";
 
 /** What `mq passwd` uses from the host. */
 export type PasswdHost = Pick<

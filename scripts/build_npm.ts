@@ -9,7 +9,7 @@
  * @module
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { npmExports, readDenoJson } from "./_package.ts";
@@ -39,6 +39,10 @@ for (const target of Object.values(exports)) {
     process.exit(1);
   }
 }
+// Runtime dependencies (broker/ only, e.g. `yaml` for config files) come from the root package.json.
+const { dependencies } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+  dependencies?: Record<string, string>;
+};
 const pkg = {
   name: "mqx",
   version: deno.version,
@@ -49,6 +53,7 @@ const pkg = {
   sideEffects: false,
   engines: { node: ">=20" },
   exports,
+  ...(dependencies === undefined ? {} : { dependencies }),
   main: exports["."]?.default,
   types: exports["."]?.types,
   ...(existsSync(join(OUT, "esm/cli/main.js")) ? { bin: { mq: "./esm/cli/main.js" } } : {}),

@@ -99,6 +99,11 @@ const STEPS: Step[] = [
     ],
   },
   {
+    name: "publish:jsr",
+    cmd: bin("deno"),
+    args: ["publish", "--dry-run", "--allow-dirty"],
+  },
+  {
     name: "test:deno",
     cmd: bin("deno"),
     args: ["test", "-A", "--doc", ...TEST_DIRS, "mod.ts", "version.ts"],

@@ -120,14 +120,18 @@ describe("mq broker", () => {
     return adapter === undefined ? h : { ...h, adapter };
   }
 
-  test("runBroker() returns 3 for -h and unknown options, 1 for -c", T, async () => {
-    const lines: string[] = [];
-    assert.equal(await runBroker(["-h"], host(lines)), 3);
-    assert.equal(await runBroker(["-x"], host(lines)), 3);
-    assert.equal(await runBroker(["-p", "nope"], host(lines)), 3);
-    assert.equal(await runBroker(["-c", "mq.yaml"], host(lines)), 1);
-    assert.ok(lines.some((l) => /not supported yet/.test(l)));
-  });
+  test(
+    "runBroker() returns 3 for -h and unknown options, 1 for -c on a host that cannot read files",
+    T,
+    async () => {
+      const lines: string[] = [];
+      assert.equal(await runBroker(["-h"], host(lines)), 3);
+      assert.equal(await runBroker(["-x"], host(lines)), 3);
+      assert.equal(await runBroker(["-p", "nope"], host(lines)), 3);
+      assert.equal(await runBroker(["-c", "mq.yaml"], host(lines)), 1);
+      assert.ok(lines.some((l) => /not supported yet/.test(l)));
+    },
+  );
 
   test(
     "runBroker() listens on loopback, hints at public listening and stops on a signal with 0",

@@ -118,7 +118,7 @@ describe("mq as a subprocess", () => {
         stdin: "pass word\npass word\n",
       });
       assert.equal(result.code, 0, result.stderr);
-      const { verifyPassword } = await import("../../cli/_password_hash.ts");
+      const { verifyPassword } = await import("../../broker/password_hash.ts");
       assert.equal(await verifyPassword(readFileSync(file, "utf8"), "pass word"), true);
       const mismatch = await run(command, [...args, "passwd", "-c", file, "zoe"], {
         stdin: "a\nb\n",

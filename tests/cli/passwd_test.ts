@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runPasswd } from "../../cli/passwd.ts";
-import { hashPassword, verifyPassword } from "../../cli/_password_hash.ts";
+import { hashPassword, verifyPassword } from "../../broker/password_hash.ts";
 import { fakeHost } from "./_fake_host.ts";
 import { mosquittoMissing, run, startMosquitto, tempDir } from "./_mosquitto.ts";
 

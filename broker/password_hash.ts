@@ -75,7 +75,7 @@ export interface HashPasswordOptions {
  * @example Hash and verify
  * ```ts
  * import assert from "node:assert/strict";
- * import { hashPassword, verifyPassword } from "./_password_hash.ts";
+ * import { hashPassword, verifyPassword } from "./password_hash.ts";
  * const hash = await hashPassword("secret");
  * assert.match(hash, /^\$7\$101\$/);
  * assert.equal(await verifyPassword(`alice:${hash}`, "secret"), true);
@@ -117,7 +117,7 @@ function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
  * @example Check a line written by mosquitto_passwd
  * ```ts
  * import assert from "node:assert/strict";
- * import { verifyPassword } from "./_password_hash.ts";
+ * import { verifyPassword } from "./password_hash.ts";
  * const line = "dave:$6$OxApqPET12ibZJKi$ZER7+28yAFepHu3TgnLQ2KcwYWaqoayyDIziSCMAduQvl9s1hH" +
  *   "IEr2Yp2XmNlxuR4DXErzMJ3jhnQT2HqV6GHA==";
  * assert.equal(await verifyPassword(line, "pass6"), true);
@@ -158,7 +158,7 @@ export async function verifyPassword(line: string, password: string): Promise<bo
  * @example Plain text is not hashed
  * ```ts
  * import assert from "node:assert/strict";
- * import { isHashed } from "./_password_hash.ts";
+ * import { isHashed } from "./password_hash.ts";
  * assert.equal(isHashed("plain"), false);
  * assert.equal(isHashed("$7$101$abc$def"), true);
  * ```

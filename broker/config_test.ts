@@ -1,0 +1,387 @@
+import { describe, test } from "../tests/_testing.ts";
+import assert from "node:assert/strict";
+import {
+  ConfigError,
+  ConfigErrorKind,
+  detectConfigFormat,
+  parseBrokerConfig,
+  type ParseBrokerConfigOptions,
+  parseDuration,
+} from "./config.ts";
+
+function fails(
+  text: string,
+  expected: { line: number; key: string | undefined; kind: ConfigErrorKind },
+  options: ParseBrokerConfigOptions = {},
+  file = "mq.yaml",
+): void {
+  assert.throws(() => parseBrokerConfig(text, file, options), (error: unknown) => {
+    assert.ok(error instanceof ConfigError, String(error));
+    assert.deepEqual(
+      { file: error.file, line: error.line, key: error.key, kind: error.kind },
+      { file, ...expected },
+    );
+    return true;
+  });
+}
+
+describe("parseBrokerConfig() YAML", () => {
+  test("parseBrokerConfig() maps every supported option", () => {
+    const config = parseBrokerConfig(
+      [
+        "# mq broker",
+        "listeners:",
+        "  - port: 1883",
+        "  - port: 8883",
+        "    bind_address: 127.0.0.1",
+        "    certfile: server.crt",
+        "    keyfile: server.key",
+        "    cafile: ca.crt",
+        "max_inflight_messages: 10",
+        "max_queued_messages: 100",
+        "max_queued_bytes: 4096",
+        "queue_qos0_messages: true",
+        "max_packet_size: 65536",
+        "max_keepalive: 120",
+        "max_topic_alias: 5",
+        "max_qos: 1",
+        "retain_available: false",
+        "persistent_client_expiration: 2d",
+        "sys_interval: 0",
+        "connect_timeout: 5",
+        "allow_zero_length_clientid: false",
+        "auto_id_prefix: dev-",
+        "response_information: replies/",
+        "allow_anonymous: true",
+        "password_file: /etc/mq/passwd",
+        "log_type: [error, warning]",
+        "log_timestamp: false",
+        "log_dest: stderr",
+      ].join("\n"),
+      "mq.yaml",
+    );
+    assert.equal(config.format, "yaml");
+    assert.deepEqual(config.options, {
+      maxInflightMessages: 10,
+      maxQueuedMessages: 100,
+      maxQueuedBytes: 4096,
+      queueQos0Messages: true,
+      maxPacketSize: 65536,
+      maxKeepalive: 120,
+      maxTopicAlias: 5,
+      maxQos: 1,
+      retainAvailable: false,
+      persistentClientExpiration: 172_800,
+      sysInterval: 0,
+      connectTimeout: 5,
+      allowZeroLengthClientId: false,
+      autoIdPrefix: "dev-",
+      responseInformation: "replies/",
+      logTypes: ["error", "warning"],
+      listeners: [{ hostname: "0.0.0.0", port: 1883 }, { hostname: "127.0.0.1", port: 8883 }],
+    });
+    assert.deepEqual(config.listeners[1], {
+      hostname: "127.0.0.1",
+      port: 8883,
+      certfile: "server.crt",
+      keyfile: "server.key",
+      cafile: "ca.crt",
+      line: 4,
+    });
+    assert.equal(config.allowAnonymous, true);
+    assert.equal(config.allowAnonymousSet, true);
+    assert.equal(config.passwordFile, "/etc/mq/passwd");
+    assert.equal(config.logTimestamp, false);
+    assert.deepEqual(config.warnings, []);
+  });
+
+  test("parseBrokerConfig() allows anonymous clients only without listeners by default", () => {
+    const none = parseBrokerConfig("max_qos: 2\n", "mq.yaml");
+    assert.equal(none.allowAnonymous, true);
+    assert.equal(none.options.listeners, undefined);
+    assert.deepEqual(none.listeners, []);
+    const one = parseBrokerConfig("listener: 1883\n", "mq.yaml");
+    assert.equal(one.allowAnonymous, false);
+    assert.equal(one.allowAnonymousSet, false);
+    assert.deepEqual(one.options.listeners, [{ hostname: "0.0.0.0", port: 1883 }]);
+    const empty = parseBrokerConfig("", "mq.yaml");
+    assert.equal(empty.allowAnonymous, true);
+  });
+
+  test("parseBrokerConfig() takes listener as a mapping or a port", () => {
+    const config = parseBrokerConfig(
+      "listener:\n  port: 1884\n  bind_address: ::1\nlisteners: [1885, {port: 0}]\n",
+      "mq.yaml",
+    );
+    assert.deepEqual(config.options.listeners, [
+      { hostname: "::1", port: 1884 },
+      { hostname: "0.0.0.0", port: 1885 },
+      { hostname: "0.0.0.0", port: 0 },
+    ]);
+  });
+
+  test("parseBrokerConfig() substitutes environment variables", () => {
+    const config = parseBrokerConfig(
+      [
+        "listeners:",
+        "  - port: ${PORT}",
+        "max_qos: ${QOS:-1}",
+        "allow_anonymous: ${ANON}",
+        "auto_id_prefix: $${HOST}-${HOST}",
+        "password_file: ${DIR}/passwd",
+      ].join("\n"),
+      "mq.yaml",
+      { env: { PORT: "1999", ANON: "true", HOST: "pi", DIR: "/etc/mq" } },
+    );
+    assert.deepEqual(config.options.listeners, [{ hostname: "0.0.0.0", port: 1999 }]);
+    assert.equal(config.options.maxQos, 1);
+    assert.equal(config.allowAnonymous, true);
+    assert.equal(config.options.autoIdPrefix, "${HOST}-pi");
+    assert.equal(config.passwordFile, "/etc/mq/passwd");
+  });
+
+  test("parseBrokerConfig() refuses an unset environment variable", () => {
+    fails("\nmax_qos: ${NOPE}\n", { line: 2, key: "max_qos", kind: ConfigErrorKind.Variable });
+  });
+
+  test("parseBrokerConfig() refuses unknown keys", () => {
+    fails("max_qos: 1\nmax_cheese: 3\n", {
+      line: 2,
+      key: "max_cheese",
+      kind: ConfigErrorKind.UnknownKey,
+    });
+    fails("listeners:\n  - port: 1\n    colour: red\n", {
+      line: 3,
+      key: "colour",
+      kind: ConfigErrorKind.UnknownKey,
+    });
+  });
+
+  test("parseBrokerConfig() refuses values of the wrong type", () => {
+    fails("allow_anonymous: yes\n", {
+      line: 1,
+      key: "allow_anonymous",
+      kind: ConfigErrorKind.Type,
+    });
+    fails("\n\nmax_inflight_messages: many\n", {
+      line: 3,
+      key: "max_inflight_messages",
+      kind: ConfigErrorKind.Type,
+    });
+    fails('max_qos: "1"\n', { line: 1, key: "max_qos", kind: ConfigErrorKind.Type });
+    fails("auto_id_prefix: [a]\n", {
+      line: 1,
+      key: "auto_id_prefix",
+      kind: ConfigErrorKind.Type,
+    });
+    fails("listeners: 1883\n", { line: 1, key: "listeners", kind: ConfigErrorKind.Type });
+    fails("- a\n", { line: 1, key: undefined, kind: ConfigErrorKind.Type });
+  });
+
+  test("parseBrokerConfig() refuses out-of-range values", () => {
+    fails("max_qos: 3\n", { line: 1, key: "max_qos", kind: ConfigErrorKind.Range });
+    fails("max_keepalive: 70000\n", {
+      line: 1,
+      key: "max_keepalive",
+      kind: ConfigErrorKind.Range,
+    });
+    fails("max_packet_size: 10\n", {
+      line: 1,
+      key: "max_packet_size",
+      kind: ConfigErrorKind.Range,
+    });
+    fails("persistent_client_expiration: 3x\n", {
+      line: 1,
+      key: "persistent_client_expiration",
+      kind: ConfigErrorKind.Range,
+    });
+    fails("listeners:\n  - port: 70000\n", { line: 2, key: "port", kind: ConfigErrorKind.Range });
+    fails("log_type: [error, chatter]\n", {
+      line: 1,
+      key: "log_type",
+      kind: ConfigErrorKind.Range,
+    });
+  });
+
+  test("parseBrokerConfig() refuses a duplicate listener port", () => {
+    fails("listeners:\n  - port: 1883\n  - port: 1884\n  - port: 1883\n", {
+      line: 4,
+      key: "listener",
+      kind: ConfigErrorKind.Duplicate,
+    });
+    const ok = parseBrokerConfig(
+      "listeners:\n  - {port: 1883, bind_address: 127.0.0.1}\n  - {port: 1883, bind_address: ::1}\n",
+      "mq.yaml",
+    );
+    assert.equal(ok.listeners.length, 2);
+  });
+
+  test("parseBrokerConfig() refuses a listener without port or with half of TLS", () => {
+    fails("listeners:\n  - bind_address: 127.0.0.1\n", {
+      line: 2,
+      key: "port",
+      kind: ConfigErrorKind.Missing,
+    });
+    fails("listeners:\n  - port: 8883\n    certfile: a.crt\n", {
+      line: 2,
+      key: "certfile",
+      kind: ConfigErrorKind.Missing,
+    });
+  });
+
+  test("parseBrokerConfig() reports YAML syntax errors with their line", () => {
+    fails("max_qos: 1\nlisteners: [\n", { line: 3, key: undefined, kind: ConfigErrorKind.Syntax });
+    fails("max_qos: 1\nmax_qos: 2\n", { line: 2, key: undefined, kind: ConfigErrorKind.Syntax });
+  });
+
+  test("parseBrokerConfig() warns about unsupported options, or refuses them when strict", () => {
+    const config = parseBrokerConfig("persistence: true\nmax_qos: 1\n", "mq.yaml");
+    assert.equal(config.options.maxQos, 1);
+    assert.deepEqual(
+      config.warnings.map((w) => ({ file: w.file, line: w.line, key: w.key })),
+      [{ file: "mq.yaml", line: 1, key: "persistence" }],
+    );
+    fails("max_qos: 1\npersistence: true\n", {
+      line: 2,
+      key: "persistence",
+      kind: ConfigErrorKind.Unsupported,
+    }, { strict: true });
+  });
+
+  test("parseBrokerConfig() refuses unsupported options that guard access", () => {
+    fails("acl_file: /etc/acl\n", { line: 1, key: "acl_file", kind: ConfigErrorKind.Unsupported });
+    fails("listeners:\n  - port: 1\n    require_certificate: true\n", {
+      line: 3,
+      key: "require_certificate",
+      kind: ConfigErrorKind.Unsupported,
+    });
+    fails("listeners:\n  - port: 1\n    protocol: websockets\n", {
+      line: 3,
+      key: "protocol",
+      kind: ConfigErrorKind.Unsupported,
+    });
+    const off = parseBrokerConfig("require_certificate: false\n", "mq.yaml");
+    assert.deepEqual(off.warnings, []);
+  });
+});
+
+describe("parseBrokerConfig() mosquitto.conf", () => {
+  test("parseBrokerConfig() reads mosquitto.conf options and listener sections", () => {
+    const config = parseBrokerConfig(
+      [
+        "# mosquitto.conf",
+        "per_listener_settings false",
+        "allow_anonymous false",
+        "password_file /etc/mosquitto/passwd",
+        "",
+        "listener 1883",
+        "listener 8883 127.0.0.1",
+        "certfile /etc/tls/server crt.pem",
+        "keyfile /etc/tls/server.key",
+        "max_inflight_messages 0",
+        "persistent_client_expiration 1h",
+        "log_type error",
+        "log_type notice",
+        "  max_keepalive 60",
+        "retain_available false",
+        "auto_id_prefix my id-",
+      ].join("\n"),
+      "/etc/mosquitto/mosquitto.conf",
+    );
+    assert.equal(config.format, "mosquitto");
+    assert.deepEqual(config.listeners, [
+      { hostname: "0.0.0.0", port: 1883, line: 6 },
+      {
+        hostname: "127.0.0.1",
+        port: 8883,
+        certfile: "/etc/tls/server crt.pem",
+        keyfile: "/etc/tls/server.key",
+        line: 7,
+      },
+    ]);
+    assert.equal(config.options.maxInflightMessages, 65_535);
+    assert.equal(config.options.persistentClientExpiration, 3600);
+    assert.deepEqual(config.options.logTypes, ["error", "notice"]);
+    assert.equal(config.options.maxKeepalive, 60);
+    assert.equal(config.options.retainAvailable, false);
+    assert.equal(config.options.autoIdPrefix, "my id-");
+    assert.equal(config.allowAnonymous, false);
+    assert.equal(config.passwordFile, "/etc/mosquitto/passwd");
+  });
+
+  test("parseBrokerConfig() makes port and top-level listener options the default listener", () => {
+    const config = parseBrokerConfig("port 1884\nbind_address 127.0.0.1\n", "m.conf");
+    assert.deepEqual(config.options.listeners, [{ hostname: "127.0.0.1", port: 1884 }]);
+  });
+
+  test("parseBrokerConfig() warns with file and line about unsupported mosquitto options", () => {
+    const config = parseBrokerConfig(
+      "listener 1883\npersistence true\npersistence_location /var/lib/mosquitto/\n" +
+        "max_connections 10\nlog_dest file /var/log/mosquitto.log\nplugin_opt_x 1\n",
+      "m.conf",
+    );
+    assert.deepEqual(
+      config.warnings.map((w) => [w.file, w.line, w.key]),
+      [
+        ["m.conf", 2, "persistence"],
+        ["m.conf", 3, "persistence_location"],
+        ["m.conf", 4, "max_connections"],
+        ["m.conf", 5, "log_dest"],
+        ["m.conf", 6, "plugin_opt_x"],
+      ],
+    );
+    fails(
+      "listener 1883\nmax_connections 10\n",
+      {
+        line: 2,
+        key: "max_connections",
+        kind: ConfigErrorKind.Unsupported,
+      },
+      { strict: true },
+      "m.conf",
+    );
+  });
+
+  test("parseBrokerConfig() reports every mosquitto.conf error kind", () => {
+    const at = (text: string, line: number, key: string, kind: ConfigErrorKind) =>
+      fails(text, { line, key, kind }, {}, "m.conf");
+    at("listener 1883\nfoo_bar 3\n", 2, "foo_bar", ConfigErrorKind.UnknownKey);
+    at("listener 1883\nmax_inflight_messages abc\n", 2, "max_inflight_messages", "type");
+    at("listener 1883\nallow_anonymous maybe\n", 2, "allow_anonymous", "type");
+    at("listener 1883\nmax_qos 5\n", 2, "max_qos", "range");
+    at("persistent_client_expiration 3x\n", 1, "persistent_client_expiration", "range");
+    at("listener 1883\nlistener 1883\n", 2, "listener", ConfigErrorKind.Duplicate);
+    at("listener 99999\n", 1, "listener", "range");
+    at("listener\n", 1, "listener", ConfigErrorKind.Missing);
+    at("listener 1 a b\n", 1, "listener", ConfigErrorKind.Syntax);
+    at("listener 1\nacl_file /etc/acl\n", 2, "acl_file", ConfigErrorKind.Unsupported);
+    at("per_listener_settings true\n", 1, "per_listener_settings", ConfigErrorKind.Unsupported);
+    at("password_file\n", 1, "password_file", ConfigErrorKind.Missing);
+  });
+
+  test("parseBrokerConfig() leaves ${VAR} alone in mosquitto.conf", () => {
+    const config = parseBrokerConfig("auto_id_prefix ${X}\n", "m.conf", { env: { X: "y" } });
+    assert.equal(config.options.autoIdPrefix, "${X}");
+  });
+});
+
+describe("config helpers", () => {
+  test("detectConfigFormat() tells mosquitto.conf from YAML", () => {
+    assert.equal(detectConfigFormat("listener 1883\n"), "mosquitto");
+    assert.equal(detectConfigFormat("\n# c\nallow_anonymous true\n"), "mosquitto");
+    assert.equal(detectConfigFormat("persistence\n"), "mosquitto");
+    assert.equal(detectConfigFormat("listener: 1883\n"), "yaml");
+    assert.equal(detectConfigFormat("---\nmax_qos: 1\n"), "yaml");
+    assert.equal(detectConfigFormat("{max_qos: 1}\n"), "yaml");
+    assert.equal(detectConfigFormat(""), "yaml");
+  });
+
+  test("parseDuration() reads mosquitto's units", () => {
+    assert.equal(parseDuration("1h"), 3600);
+    assert.equal(parseDuration("1w"), 604_800);
+    assert.equal(parseDuration("1m"), 2_592_000);
+    assert.equal(parseDuration("1y"), 31_536_000);
+    assert.equal(parseDuration("10"), undefined);
+    assert.equal(parseDuration("h"), undefined);
+  });
+});
