@@ -1,19 +1,17 @@
 /**
  * What `mq pub`, `mq sub` and `mq rr` share: turning the parsed connection options into a
  * connected {@linkcode MqttClient}, mosquitto's error lines and exit codes, `-d` debug
- * lines, colour, and a tap on the socket that sees every packet as it crosses the wire
- * (for `-d`, packet ids and properties in wire order, and the few packets the client
- * library has no call for).
+ * lines (from a tap on the socket that decodes every packet as it crosses the wire, only
+ * with `-d`), and colour.
  *
  * @module
  */
 
 import { MqttClient } from "../client/client.ts";
 import { ConnectionFailedError, ConnectRefusedError, TimeoutError } from "../client/errors.ts";
-import type { ClientOptions } from "../client/options.ts";
+import type { ClientOptions, EndOptions } from "../client/options.ts";
 import { Decoder } from "../protocol/decode.ts";
-import { encodePacket } from "../protocol/encode.ts";
-import type { Packet, ProtocolVersion, PublishPacket } from "../protocol/packet.ts";
+import type { Packet, ProtocolVersion } from "../protocol/packet.ts";
 import type { Properties } from "../protocol/properties.ts";
 import { loadTcpAdapter } from "../socket/runtime.ts";
 import type { Socket, SocketHandlers, TlsOptions } from "../socket/types.ts";
@@ -112,8 +110,6 @@ export function printError(o: ConnectionArgs, host: CliHost, line: string): void
 export interface OpenOptions {
   /** Reconnect after a lost connection (sub), or end (pub, rr). */
   reconnect: boolean;
-  /** Called with each PUBLISH received, topic alias resolved, before the client sees it. */
-  onPublish?: (packet: PublishPacket) => void;
   /** Messages no subscription matches. */
   onMessage?: ClientOptions["onMessage"];
   /** Let the client assign topic aliases (when `-D publish topic-alias` was given). */
@@ -126,10 +122,11 @@ export interface OpenClient {
   client: MqttClient;
   /** The client id used in debug lines. */
   clientId: string;
-  /** Write a packet straight to the current connection (bypassing the client). */
-  inject(packet: Packet): void;
-  /** Drop the current connection without DISCONNECT, as a killed process would. */
-  drop(): void;
+  /**
+   * Disconnect with the `-D disconnect` properties (MQTT 5) and the given reason code;
+   * never rejects.
+   */
+  end(options?: EndOptions): Promise<void>;
   /** Print a `-d` debug line. */
   debug(line: string): void;
   /** The packet id of the last SUBSCRIBE sent (seen with `-d` only), else 0. */
@@ -193,6 +190,68 @@ function describe(packet: Packet, direction: "sending" | "received"): string[] {
   }
 }
 
+/**
+ * Wrap a socket so `-d` prints a line for every packet sent and received (decoded a second
+ * time, off the client's path).
+ */
+function debugTap(
+  socket: Socket,
+  version: ProtocolVersion,
+  debug: (line: string) => void,
+  onSubscribe: (packetId: number) => void,
+): Socket {
+  const incoming = new Decoder({ side: "client", protocolVersion: version });
+  const outgoing = new Decoder({ side: "server", protocolVersion: version });
+  return {
+    setHandlers(handlers: SocketHandlers): void {
+      const onData = handlers.onData;
+      socket.setHandlers(
+        onData === undefined ? handlers : {
+          ...handlers,
+          onData: (chunk) => {
+            if (incoming.error === undefined) {
+              incoming.push(chunk);
+              for (let p = incoming.next(); p !== undefined; p = incoming.next()) {
+                for (const line of describe(p, "received")) debug(line);
+              }
+            }
+            onData(chunk);
+          },
+        },
+      );
+    },
+    write(data: Uint8Array): boolean {
+      if (outgoing.error === undefined) {
+        outgoing.push(data);
+        for (let p = outgoing.next(); p !== undefined; p = outgoing.next()) {
+          if (p.type === "subscribe") onSubscribe(p.packetId);
+          for (const line of describe(p, "sending")) debug(line);
+        }
+      }
+      return socket.write(data);
+    },
+    close: () => socket.close(),
+    destroy: (error?: Error) => socket.destroy(error),
+    pause: () => socket.pause(),
+    resume: () => socket.resume(),
+    get closed() {
+      return socket.closed;
+    },
+    get bufferedAmount() {
+      return socket.bufferedAmount;
+    },
+    get encrypted() {
+      return socket.encrypted;
+    },
+    get remoteAddress() {
+      return socket.remoteAddress;
+    },
+    get localAddress() {
+      return socket.localAddress;
+    },
+  };
+}
+
 function hasProperties(properties: Properties): boolean {
   for (const _ in properties) return true;
   return false;
@@ -227,11 +286,7 @@ async function tlsOptions(o: ConnectionArgs, host: CliHost): Promise<TlsOptions>
  * @returns The error line, or `undefined`.
  */
 export function unsupported(o: ConnectionArgs): string | undefined {
-  const what = o.unixSocket !== undefined
-    ? "--unix (unix sockets)"
-    : o.bindAddress !== undefined
-    ? "-A (binding to a local address)"
-    : o.tls.psk !== undefined
+  const what = o.tls.psk !== undefined
     ? "--psk (TLS-PSK)"
     : o.tls.engine !== undefined || o.tls.keyform === "engine"
     ? "--tls-engine (OpenSSL engines)"
@@ -302,9 +357,7 @@ export async function openClient(
   }
   const port = o.port ?? (o.useTls ? 8883 : 1883);
   const hostname = o.host;
-  let current: Socket | undefined;
   let lastSubscribeId = 0;
-  const disconnectProperties = o.properties.disconnect;
   const open = async (signal: AbortSignal): Promise<Socket> => {
     if (o.transport === "websockets") {
       const h = hostname.includes(":") ? `[${hostname}]` : hostname;
@@ -314,93 +367,21 @@ export async function openClient(
       });
     }
     const adapter = host.adapter ?? await loadTcpAdapter();
+    // --unix: the client's unix:// transport, as the adapter's path option.
+    if (o.unixSocket !== undefined) {
+      return await adapter.connect({ hostname: "", port: 0, path: o.unixSocket, signal });
+    }
     return await adapter.connect({
       hostname,
       port,
       signal,
+      ...(o.bindAddress === undefined ? {} : { localAddress: o.bindAddress }),
       ...(tls === undefined ? {} : { tls: { serverName: hostname, ...tls } }),
     });
   };
   const transport = async ({ signal }: { signal: AbortSignal }): Promise<Socket> => {
     const socket = await open(signal);
-    const incoming = new Decoder({ side: "client", protocolVersion: version });
-    const outgoing = o.debug
-      ? new Decoder({ side: "server", protocolVersion: version })
-      : undefined;
-    const aliases = new Map<number, string>();
-    current = socket;
-    const tapped: Socket = {
-      setHandlers(handlers: SocketHandlers): void {
-        const onData = handlers.onData;
-        socket.setHandlers({
-          ...handlers,
-          onData: onData === undefined ? undefined : (chunk) => {
-            if (incoming.error === undefined) {
-              incoming.push(chunk);
-              for (let p = incoming.next(); p !== undefined; p = incoming.next()) {
-                for (const line of describe(p, "received")) debug(line);
-                if (p.type !== "publish") continue;
-                const alias = p.properties?.topicAlias;
-                if (alias !== undefined) {
-                  if (p.topic !== "") aliases.set(alias, p.topic);
-                  else p.topic = aliases.get(alias) ?? "";
-                }
-                options.onPublish?.(p);
-              }
-            }
-            onData(chunk);
-          },
-        } as SocketHandlers);
-      },
-      write(data: Uint8Array): boolean {
-        let bytes = data;
-        // A DISCONNECT (0xE0) with -D disconnect properties, which end() cannot carry.
-        if (version === 5 && data[0] === 0xe0 && hasProperties(disconnectProperties)) {
-          try {
-            const packet = new Decoder({ side: "server", protocolVersion: 5 });
-            packet.push(data);
-            const p = packet.next();
-            if (p?.type === "disconnect") {
-              bytes = encodePacket({
-                ...p,
-                reasonCode: p.reasonCode ?? 0,
-                properties: { ...disconnectProperties, ...p.properties },
-              }, 5);
-            }
-          } catch {
-            bytes = data;
-          }
-        }
-        if (outgoing !== undefined && outgoing.error === undefined) {
-          outgoing.push(bytes);
-          for (let p = outgoing.next(); p !== undefined; p = outgoing.next()) {
-            if (p.type === "subscribe") lastSubscribeId = p.packetId;
-            for (const line of describe(p, "sending")) debug(line);
-          }
-        }
-        return socket.write(bytes);
-      },
-      close: () => socket.close(),
-      destroy: (error?: Error) => socket.destroy(error),
-      pause: () => socket.pause(),
-      resume: () => socket.resume(),
-      get closed() {
-        return socket.closed;
-      },
-      get bufferedAmount() {
-        return socket.bufferedAmount;
-      },
-      get encrypted() {
-        return socket.encrypted;
-      },
-      get remoteAddress() {
-        return socket.remoteAddress;
-      },
-      get localAddress() {
-        return socket.localAddress;
-      },
-    };
-    return tapped;
+    return o.debug ? debugTap(socket, version, debug, (id) => (lastSubscribeId = id)) : socket;
   };
 
   const clientOptions: ClientOptions = {
@@ -441,16 +422,16 @@ export async function openClient(
   } catch (error) {
     return reportConnectError(error, o, host, command);
   }
+  const disconnect = o.properties.disconnect;
   return {
     client,
     clientId,
-    inject(packet: Packet): void {
-      const bytes = encodePacket(packet, version);
-      for (const line of describe(packet, "sending")) debug(line);
-      current?.write(bytes);
-    },
-    drop(): void {
-      current?.destroy();
+    end(options: EndOptions = {}): Promise<void> {
+      const end = version === 5 && hasProperties(disconnect)
+        ? { ...options, properties: disconnect }
+        : options;
+      // A session expiry the client refuses (CONNECT had 0): disconnect without the properties.
+      return client.end(end).catch(() => client.end({ ...options, abort: false })).catch(() => {});
     },
     debug,
     get lastSubscribeId() {

@@ -87,8 +87,7 @@ export async function runPub(o: PubOptions, host: CliHost): Promise<number> {
     host.onSignal(signal, () => {
       // As a killed mosquitto_pub: no DISCONNECT, so a will is published.
       stopped = code;
-      opened.drop();
-      client.end().catch(() => {});
+      client.destroy();
     })
   );
   const publishOptions: PublishOptions = { qos: o.qos, retain: o.retain };
@@ -153,6 +152,6 @@ export async function runPub(o: PubOptions, host: CliHost): Promise<number> {
     for (const off of unlisten) off();
   }
   if (stopped !== undefined) return stopped;
-  await client.end().catch(() => {});
+  await opened.end();
   return failure ?? 0;
 }

@@ -12,7 +12,7 @@ import { ExitCode, type RrOptions } from "./_args.ts";
 import { openClient, printError, reasonString, STOP_SIGNALS } from "./_connection.ts";
 import type { CliHost } from "./host.ts";
 import { publishProperties, readPayload } from "./pub.ts";
-import { printMessage, WireMessages } from "./sub.ts";
+import { printMessage, toFormatMessage } from "./sub.ts";
 
 /**
  * Run `mq rr` with parsed options: subscribe to the response topic (`-e`), publish the
@@ -30,7 +30,6 @@ import { printMessage, WireMessages } from "./sub.ts";
 export async function runRr(o: RrOptions, host: CliHost): Promise<number> {
   const payload = await readPayload(o, host);
   if (payload === undefined) return 1;
-  const wire = new WireMessages();
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => (finish = resolve));
   let answered = false;
@@ -38,7 +37,7 @@ export async function runRr(o: RrOptions, host: CliHost): Promise<number> {
   const onMessage = (message: Message): void => {
     if (answered) return;
     answered = true;
-    printMessage(wire.take(message, host.now()), o, host);
+    printMessage(toFormatMessage(message, host.now()), o, host);
     if (o.latency && !o.quiet) {
       host.stderr.writeText(`Latency: ${(host.now() - sentAt).toFixed(0)} ms\n`);
     }
@@ -47,7 +46,6 @@ export async function runRr(o: RrOptions, host: CliHost): Promise<number> {
   const { properties, topicAliases } = publishProperties(o);
   const opened = await openClient("rr", o, host, {
     reconnect: false,
-    onPublish: (packet) => wire.push(packet),
     onMessage,
     topicAliases,
   });
@@ -62,7 +60,8 @@ export async function runRr(o: RrOptions, host: CliHost): Promise<number> {
   const unlisten = STOP_SIGNALS.map(([signal, code]) =>
     host.onSignal(signal, () => {
       stopped = code;
-      opened.drop();
+      // As a killed mosquitto_rr: no DISCONNECT, so a will is published.
+      client.destroy();
       finish(code);
     })
   );
@@ -105,11 +104,7 @@ export async function runRr(o: RrOptions, host: CliHost): Promise<number> {
   for (const off of unlisten) off();
   if (timedOut) printError(o, host, "Timed out");
   if (stopped === undefined && client.state !== "closed") {
-    await client.end(timedOut && o.protocolVersion === 5 ? { reasonCode: 0x04 } : {}).catch(
-      () => {},
-    );
-  } else if (stopped !== undefined) {
-    await client.end().catch(() => {});
+    await opened.end(timedOut && o.protocolVersion === 5 ? { reasonCode: 0x04 } : {});
   }
   return code;
 }

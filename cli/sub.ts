@@ -7,13 +7,12 @@
 import { SubscribeRefusedError } from "../client/errors.ts";
 import type { SubscribeOptions } from "../client/options.ts";
 import type { Message } from "../client/subscription.ts";
-import type { PublishPacket } from "../protocol/packet.ts";
+import type { MqttClient } from "../client/client.ts";
 import { matchTopic } from "../protocol/topic.ts";
 import type { OutputArgs, SubOptions } from "./_args.ts";
 import {
   colorEnabled,
   EXIT_CONNECTION_LOST,
-  type OpenClient,
   openClient,
   printError,
   reasonString,
@@ -23,62 +22,32 @@ import { type FormatMessage, formatMessage } from "./format.ts";
 import type { CliHost } from "./host.ts";
 import { ExitCode } from "./_args.ts";
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
- * Pairs the messages the client delivers with the PUBLISH packets seen on the wire, which
- * carry what {@linkcode Message} lacks: the packet id (`%m`), the topic alias (`%A`) and
- * the properties in the order they were received.
+ * The message as the formatter needs it: with its packet id (`%m`) and its properties as
+ * received (topic alias `%A` included, in wire order).
+ *
+ * @example Convert a message
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { toFormatMessage } from "./sub.ts";
+ * const m = toFormatMessage({ topic: "t", payload: new Uint8Array(), qos: 1, retain: false, packetId: 3 }, 0);
+ * assert.equal(m.mid, 3);
+ * ```
+ *
+ * @param message The delivered message.
+ * @param time When it was received.
+ * @returns The message for the formatter.
  */
-export class WireMessages {
-  #raw: PublishPacket[] = [];
-
-  /**
-   * Remember a PUBLISH as received.
-   *
-   * @param packet The packet.
-   */
-  push(packet: PublishPacket): void {
-    this.#raw.push(packet);
-    if (this.#raw.length > 1000) this.#raw.shift();
-  }
-
-  /**
-   * The message as the formatter needs it.
-   *
-   * @param message The delivered message.
-   * @param time When it was received.
-   * @returns The message with its wire details.
-   */
-  take(message: Message, time: number): FormatMessage {
-    while (this.#raw.length > 0) {
-      const raw = this.#raw.shift()!;
-      if (raw.topic === message.topic && sameBytes(raw.payload, message.payload)) {
-        return {
-          topic: message.topic,
-          payload: message.payload,
-          qos: raw.qos,
-          retain: raw.retain,
-          mid: raw.packetId ?? 0,
-          properties: raw.properties ?? {},
-          time,
-        };
-      }
-    }
-    return {
-      topic: message.topic,
-      payload: message.payload,
-      qos: message.qos,
-      retain: message.retain,
-      mid: 0,
-      properties: message.properties ?? {},
-      time,
-    };
-  }
+export function toFormatMessage(message: Message, time: number): FormatMessage {
+  return {
+    topic: message.topic,
+    payload: message.payload,
+    qos: message.qos,
+    retain: message.retain,
+    mid: message.packetId ?? 0,
+    properties: message.properties ?? {},
+    time,
+  };
 }
 
 /**
@@ -135,7 +104,6 @@ export function printMessage(
  * @returns The exit code: 0, 27 when `-W` expired, the CONNACK code for a refusal, else 1.
  */
 export async function runSub(o: SubOptions, host: CliHost): Promise<number> {
-  const wire = new WireMessages();
   let processing = true;
   let received = 0;
   let finish!: (code: number) => void;
@@ -145,7 +113,7 @@ export async function runSub(o: SubOptions, host: CliHost): Promise<number> {
 
   const onMessage = (message: Message): void => {
     if (!processing) return;
-    const m = wire.take(message, host.now());
+    const m = toFormatMessage(message, host.now());
     if (o.retainedOnly && !m.retain) {
       processing = false;
       finish(0);
@@ -164,7 +132,6 @@ export async function runSub(o: SubOptions, host: CliHost): Promise<number> {
 
   const opened = await openClient("sub", o, host, {
     reconnect: true,
-    onPublish: (packet) => wire.push(packet),
     onMessage,
   });
   if (typeof opened === "number") return opened;
@@ -213,7 +180,7 @@ export async function runSub(o: SubOptions, host: CliHost): Promise<number> {
       }
     }
     const subscribing = client.subscribe(o.topics, options);
-    unsubscribeAll(o, opened);
+    unsubscribeAll(o, client);
     subscribing.then(
       (subscription) => {
         if (o.debug && !o.quiet) {
@@ -240,7 +207,7 @@ export async function runSub(o: SubOptions, host: CliHost): Promise<number> {
       },
     );
   } else {
-    unsubscribeAll(o, opened);
+    unsubscribeAll(o, client);
   }
 
   const code = await done;
@@ -250,7 +217,7 @@ export async function runSub(o: SubOptions, host: CliHost): Promise<number> {
   if (client.state !== "closed") {
     // -W and signals disconnect "with will" (MQTT 5 reason 0x04), as mosquitto_sub does.
     const withWill = o.protocolVersion === 5 && (timedOut || signalled);
-    await client.end(withWill ? { reasonCode: 0x04 } : {}).catch(() => {});
+    await opened.end(withWill ? { reasonCode: 0x04 } : {});
   }
   // Kept until the connection is closed, so a second signal cannot kill it half-way.
   for (const off of unlisten) off();
@@ -258,21 +225,11 @@ export async function runSub(o: SubOptions, host: CliHost): Promise<number> {
 }
 
 /** Send one UNSUBSCRIBE per `-U` filter, as mosquitto_sub does right after SUBSCRIBE. */
-function unsubscribeAll(o: SubOptions, opened: OpenClient): void {
-  // The client library unsubscribes only its own subscriptions, so -U (a filter of an
-  // earlier, persistent session) is written directly; ids are taken from the top of the
-  // range, where a short-lived client's own ids never reach, and the client ignores the
-  // UNSUBACK of an id it does not know.
-  let id = 0xffff;
-  for (const filter of o.unsubscribe) {
-    const packet = {
-      type: "unsubscribe" as const,
-      packetId: id--,
-      filters: [filter],
-      ...(o.protocolVersion === 5 && Object.keys(o.properties.unsubscribe).length > 0
-        ? { properties: o.properties.unsubscribe }
-        : {}),
-    };
-    opened.inject(packet);
-  }
+function unsubscribeAll(o: SubOptions, client: MqttClient): void {
+  const properties = o.properties.unsubscribe;
+  const options = o.protocolVersion === 5 && Object.keys(properties).length > 0
+    ? { properties }
+    : {};
+  // Not waited for: the command may end before the UNSUBACK, as mosquitto_sub does.
+  for (const filter of o.unsubscribe) client.unsubscribe(filter, options).catch(() => {});
 }

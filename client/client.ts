@@ -62,6 +62,7 @@ import type {
   RequestOptions,
   SubscribeOptions,
   Transport,
+  UnsubscribeOptions,
 } from "./options.ts";
 import { type InFlightStore, MemoryStore } from "./store.ts";
 import { type Message, MqttSubscription } from "./subscription.ts";
@@ -200,6 +201,7 @@ export class MqttClient extends EventTarget {
   readonly #connectTimeout: number;
   readonly #maxQueued: number;
   readonly #maxQueuedBytes: number;
+  readonly #maxInflight: number;
   #state: ClientState = "connecting";
   #clientId: string;
   #socket: Socket | undefined;
@@ -241,6 +243,8 @@ export class MqttClient extends EventTarget {
   #unlistenSignal: (() => void) | undefined;
   // Closed sockets still flushing a DISCONNECT.
   readonly #lingering = new Set<Socket>();
+  // The PUBLISH being handled, as decoded (topic alias and properties as received).
+  #wire: PublishPacket | undefined;
 
   /**
    * Create a client without connecting; {@linkcode MqttClient.connect} creates and
@@ -268,6 +272,11 @@ export class MqttClient extends EventTarget {
     this.#connectTimeout = checkTimeout(options.connectTimeout ?? DEFAULT_TIMEOUT, "create client");
     this.#maxQueued = options.queue?.maxMessages ?? 1000;
     this.#maxQueuedBytes = options.queue?.maxBytes ?? 16 * 1024 * 1024;
+    const maxInflight = options.maxInflight ?? 65_535;
+    if (!Number.isInteger(maxInflight) || maxInflight < 1 || maxInflight > 65_535) {
+      throw new RangeError(`Cannot create client: max inflight "${maxInflight}" is not 1..65535`);
+    }
+    this.#maxInflight = maxInflight;
     this.#store = options.store ?? new MemoryStore();
     this.#closed = new Promise((resolve) => (this.#closedResolve = resolve));
     this.#session = new ClientSession({
@@ -451,8 +460,11 @@ export class MqttClient extends EventTarget {
     const { op, promise } = this.#op<PublishResult>("publish", options);
     if (op.settled) return promise;
     const pending: PendingPublish = { op, packet };
-    if (this.#state === "connected") {
+    if (this.#state === "connected" && (packet.qos === 0 || !this.#waiting())) {
       this.#sendPublish(pending);
+    } else if (this.#state === "connected") {
+      // Beyond maxInflight: wait in the queue (not bounded by it) for a free slot.
+      this.#enqueue(pending);
     } else {
       const bytes = packet.payload.byteLength;
       if (
@@ -466,18 +478,29 @@ export class MqttClient extends EventTarget {
         );
         return promise;
       }
-      this.#offline.push(pending);
-      this.#offlineBytes += bytes;
-      op.onCancel = () => {
-        const i = this.#offline.indexOf(pending);
-        if (i >= 0) {
-          this.#offline.splice(i, 1);
-          this.#offlineBytes -= bytes;
-        }
-      };
+      this.#enqueue(pending);
     }
     this.#schedule();
     return promise;
+  }
+
+  #enqueue(pending: PendingPublish): void {
+    const bytes = pending.packet.payload.byteLength;
+    this.#offline.push(pending);
+    this.#offlineBytes += bytes;
+    pending.op!.onCancel = () => {
+      const i = this.#offline.indexOf(pending);
+      if (i >= 0) {
+        this.#offline.splice(i, 1);
+        this.#offlineBytes -= bytes;
+      }
+    };
+  }
+
+  // Whether a QoS 1 or 2 publish must wait: messages wait already, or maxInflight is reached.
+  #waiting(): boolean {
+    const s = this.#session;
+    return this.#offline.length > 0 || s.inflightCount + s.queuedCount >= this.#maxInflight;
   }
 
   /**
@@ -578,15 +601,88 @@ export class MqttClient extends EventTarget {
   }
 
   /**
-   * Remove a subscription; use {@linkcode MqttSubscription.unsubscribe}.
+   * Remove a subscription; {@linkcode MqttSubscription.unsubscribe} does the same.
    *
    * @param subscription The subscription.
    * @param options Abort signal and timeout.
    * @returns When the broker acknowledged the UNSUBSCRIBE (if one was needed).
    */
-  async unsubscribe(
+  unsubscribe(
     subscription: MqttSubscription,
-    options: { signal?: AbortSignal; timeout?: number } = {},
+    options?: { signal?: AbortSignal; timeout?: number },
+  ): Promise<void>;
+  /**
+   * Unsubscribe from topic filters by name: send one UNSUBSCRIBE with them, whether or not
+   * this client subscribed to them (e.g. filters of a persistent session made by an earlier
+   * process). Subscription objects are not changed: one that uses such a filter stays open
+   * (and is subscribed again after a reconnect that did not resume the session), it just
+   * stops receiving what only that filter brought. While reconnecting, the UNSUBSCRIBE waits
+   * for the connection (bounded by `timeout`).
+   *
+   * @example Unsubscribe by filter
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MqttClient } from "./client.ts";
+   * import { startBroker } from "../broker/mod.ts";
+   * import { memoryPair } from "../socket/memory.ts";
+   * const broker = await startBroker({ listeners: [], sysInterval: 0 });
+   * const client = await MqttClient.connect(() => {
+   *   const [a, b] = memoryPair();
+   *   broker.connect(a);
+   *   return Promise.resolve(b);
+   * });
+   * await client.subscribe("a/+", { qos: 1 });
+   * // 0: success, 0x11: no subscription existed (MQTT 5)
+   * assert.deepEqual(await client.unsubscribe(["a/+", "b"]), [0x00, 0x11]);
+   * await client.end();
+   * await broker.close();
+   * ```
+   *
+   * @param filters A topic filter or several.
+   * @param options MQTT 5 UNSUBSCRIBE properties, signal and timeout.
+   * @returns The UNSUBACK reason codes, one per filter (MQTT 5; 0 success, 0x11 no
+   *   subscription existed, 0x80 or more refused), or an empty array on MQTT 3.x, whose
+   *   UNSUBACK has none. A refusal does not reject.
+   */
+  unsubscribe(
+    filters: string | readonly string[],
+    options?: UnsubscribeOptions,
+  ): Promise<readonly number[]>;
+  unsubscribe(
+    target: MqttSubscription | string | readonly string[],
+    options: UnsubscribeOptions = {},
+  ): Promise<void | readonly number[]> {
+    if (target instanceof MqttSubscription) return this.#unsubscribe(target, options);
+    try {
+      return this.#unsubscribeFilters(target, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async #unsubscribeFilters(
+    filters: string | readonly string[],
+    options: UnsubscribeOptions,
+  ): Promise<readonly number[]> {
+    const list = typeof filters === "string" ? [filters] : [...filters];
+    if (list.length === 0) throw new TypeError("Cannot unsubscribe: no topic filters");
+    for (const filter of list) validateTopicFilter(filter);
+    if (this.#state === "closed") {
+      throw new NotConnectedError("Cannot unsubscribe: client is closed", {
+        cause: this.#closeError,
+      });
+    }
+    const packet: UnsubscribePacket = { type: "unsubscribe", packetId: 0, filters: list };
+    if (this.#version === 5 && options.properties !== undefined) {
+      packet.properties = options.properties;
+    }
+    const unsuback = await this.#request(packet, "unsubscribe", options) as UnsubackPacket;
+    return unsuback.reasonCodes;
+  }
+
+  async #unsubscribe(
+    subscription: MqttSubscription,
+    options: { signal?: AbortSignal; timeout?: number },
   ): Promise<void> {
     if (!this.#subscriptions.delete(subscription)) {
       subscription.close();
@@ -750,29 +846,85 @@ export class MqttClient extends EventTarget {
    * await broker.close();
    * ```
    *
-   * @param options Reason code, session expiry and timeout.
+   * @example Send DISCONNECT properties
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MqttClient } from "./client.ts";
+   * import { startBroker } from "../broker/mod.ts";
+   * import { memoryPair } from "../socket/memory.ts";
+   * const broker = await startBroker({ listeners: [], sysInterval: 0 });
+   * const client = await MqttClient.connect(() => {
+   *   const [a, b] = memoryPair();
+   *   broker.connect(a);
+   *   return Promise.resolve(b);
+   * });
+   * await client.end({ properties: { reasonString: "shutting down" } });
+   * assert.equal(client.state, "closed");
+   * await broker.close();
+   * ```
+   *
+   * @example Drop the connection so the broker publishes the will
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MqttClient } from "./client.ts";
+   * import { startBroker } from "../broker/mod.ts";
+   * import { memoryPair } from "../socket/memory.ts";
+   * const broker = await startBroker({ listeners: [], sysInterval: 0 });
+   * const transport = () => {
+   *   const [a, b] = memoryPair();
+   *   broker.connect(a);
+   *   return Promise.resolve(b);
+   * };
+   * const watcher = await MqttClient.connect(transport);
+   * const sub = await watcher.subscribe("status", { qos: 1 });
+   * const client = await MqttClient.connect(transport, {
+   *   will: { topic: "status", payload: "gone", qos: 1 },
+   * });
+   * await client.end({ abort: true });
+   * for await (const message of sub) {
+   *   assert.equal(new TextDecoder().decode(message.payload), "gone");
+   *   break;
+   * }
+   * await watcher.end();
+   * await broker.close();
+   * ```
+   *
+   * @param options Reason code, session expiry, properties, abort and timeout.
    * @returns When closed.
-   * @throws {RangeError} When `sessionExpiry` is set but CONNECT had a session expiry of 0
-   *   (MQTT 5 forbids it); nothing is sent then.
+   * @throws {RangeError} When a session expiry (`sessionExpiry` or in `properties`) is set
+   *   but CONNECT had a session expiry of 0 (MQTT 5 forbids it); nothing is sent then.
    */
   async end(options: EndOptions = {}): Promise<void> {
     if (this.#state === "closed" || this.#ending) {
       await this.#closed;
       return;
     }
+    if (options.abort === true) {
+      this.destroy();
+      if (this.#storeBusy !== undefined) await this.#storeIdle();
+      return;
+    }
     const timeout = checkTimeout(options.timeout ?? 2000, "end client");
     const disconnect: DisconnectPacket = { type: "disconnect" };
     if (this.#version === 5) {
       disconnect.reasonCode = options.reasonCode ?? 0;
+      const properties: Properties = { ...options.properties };
       if (options.sessionExpiry !== undefined) {
+        properties.sessionExpiryInterval = options.sessionExpiry;
+      }
+      const sessionExpiry = properties.sessionExpiryInterval;
+      if (sessionExpiry !== undefined) {
         const o = this.#options;
         const expiry = o.sessionExpiryInterval ?? o.properties?.sessionExpiryInterval ?? 0;
-        if (expiry === 0 && options.sessionExpiry !== 0) {
+        if (expiry === 0 && sessionExpiry !== 0) {
           throw new RangeError(
             "Cannot end client: session expiry cannot be set when CONNECT set 0",
           );
         }
-        disconnect.properties = { sessionExpiryInterval: options.sessionExpiry };
+      }
+      for (const _ in properties) {
+        disconnect.properties = properties;
+        break;
       }
     }
     this.#ending = true;
@@ -783,6 +935,8 @@ export class MqttClient extends EventTarget {
       this.#session.disconnect(disconnect);
       this.#socket = undefined;
       this.#decoder = undefined;
+      // Lingering: a destroy() meanwhile drops it.
+      this.#lingering.add(socket);
       await new Promise<void>((resolve) => {
         const deadline = this.#deadlines.add(this.#now() + timeout, () => {
           socket.destroy();
@@ -797,6 +951,7 @@ export class MqttClient extends EventTarget {
         socket.close();
         this.#schedule();
       });
+      this.#lingering.delete(socket);
       this.#dispatch(
         new DisconnectEvent(
           options.reasonCode === undefined ? {} : { reasonCode: options.reasonCode },
@@ -805,6 +960,41 @@ export class MqttClient extends EventTarget {
     }
     this.#close(undefined);
     if (this.#storeBusy !== undefined) await this.#storeIdle();
+  }
+
+  /**
+   * Close for good at once, without DISCONNECT: the connection is dropped as a crashed
+   * process's would be (so the broker publishes the will), connecting and reconnecting stop,
+   * and every pending operation rejects with {@linkcode ConnectionClosedError}. The same as
+   * `end({ abort: true })`, synchronous. Calling it again, or after `end()`, does nothing.
+   *
+   * @example Destroy a client
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MqttClient } from "./client.ts";
+   * import { ConnectionClosedError } from "./errors.ts";
+   * import { startBroker } from "../broker/mod.ts";
+   * import { memoryPair } from "../socket/memory.ts";
+   * const broker = await startBroker({ listeners: [], sysInterval: 0 });
+   * const client = await MqttClient.connect(() => {
+   *   const [a, b] = memoryPair();
+   *   broker.connect(a);
+   *   return Promise.resolve(b);
+   * });
+   * const publishing = client.publish("t", "x", { qos: 1 });
+   * client.destroy();
+   * await assert.rejects(publishing, ConnectionClosedError);
+   * assert.equal(client.state, "closed");
+   * await broker.close();
+   * ```
+   */
+  destroy(): void {
+    if (this.#state === "closed") return;
+    const connected = this.#state === "connected" && this.#socket !== undefined;
+    this.#ending = true;
+    // #close() destroys the socket without writing anything.
+    if (connected) this.#dispatch(new DisconnectEvent({}));
+    this.#close(undefined);
   }
 
   /**
@@ -947,7 +1137,9 @@ export class MqttClient extends EventTarget {
     decoder.push(chunk);
     for (let packet = decoder.next(); packet !== undefined; packet = decoder.next()) {
       const connecting = this.#session.state === "connecting";
+      this.#wire = packet.type === "publish" ? packet : undefined;
       const error = this.#session.handle(packet, this.#now());
+      this.#wire = undefined;
       if (error !== undefined) {
         if (connecting && packet.type === "connack") {
           this.#lost(
@@ -1237,11 +1429,15 @@ export class MqttClient extends EventTarget {
     this.#inflight.set(id, pending);
   }
 
+  // Send the queued publishes, in order, while connected and maxInflight allows.
   #flushOffline(): void {
-    const queue = this.#offline;
-    this.#offline = [];
-    this.#offlineBytes = 0;
-    for (const pending of queue) {
+    const s = this.#session;
+    // Stops when the connection fails while flushing: the rest stay queued, in order.
+    while (this.#offline.length > 0 && this.#state === "connected") {
+      const pending = this.#offline[0]!;
+      if (pending.packet.qos > 0 && s.inflightCount + s.queuedCount >= this.#maxInflight) return;
+      this.#offline.shift();
+      this.#offlineBytes -= pending.packet.payload.byteLength;
       if (pending.op?.settled) continue;
       try {
         this.#checkLimits(pending.packet);
@@ -1250,13 +1446,6 @@ export class MqttClient extends EventTarget {
         continue;
       }
       this.#sendPublish(pending);
-      if (this.#state !== "connected") {
-        // The connection failed while flushing: keep the rest queued, in order.
-        const rest = queue.slice(queue.indexOf(pending) + 1);
-        this.#offline = rest.concat(this.#offline);
-        for (const p of this.#offline) this.#offlineBytes += p.packet.payload.byteLength;
-        return;
-      }
     }
   }
 
@@ -1267,6 +1456,25 @@ export class MqttClient extends EventTarget {
 
   #complete(request: ClientRequest, result: ClientResult): void {
     const id = request.packetId ?? 0;
+    if (request.type === "publish") {
+      this.#completePublish(id, request, result);
+      // A slot is free: send what waits for one.
+      if (this.#offline.length > 0) this.#flushOffline();
+      return;
+    }
+    const pending = this.#requests.get(id);
+    if (pending === undefined) return;
+    this.#requests.delete(id);
+    if (result instanceof MqttError) {
+      // The connection was lost before the acknowledgement: try again once reconnected.
+      if (this.#state !== "closed") pending.retry();
+      else pending.op.reject(new ConnectionClosedError("Cannot complete request: client closed"));
+      return;
+    }
+    pending.op.resolve(result as SubackPacket | UnsubackPacket);
+  }
+
+  #completePublish(id: number, request: ClientRequest, result: ClientResult): void {
     if (request.type === "publish") {
       const pending = this.#inflight.get(id);
       if (pending === undefined) return;
@@ -1298,18 +1506,7 @@ export class MqttClient extends EventTarget {
           ? { reasonCode: code }
           : { reasonCode: code, properties: ack.properties },
       );
-      return;
     }
-    const pending = this.#requests.get(id);
-    if (pending === undefined) return;
-    this.#requests.delete(id);
-    if (result instanceof MqttError) {
-      // The connection was lost before the acknowledgement: try again once reconnected.
-      if (this.#state !== "closed") pending.retry();
-      else pending.op.reject(new ConnectionClosedError("Cannot complete request: client closed"));
-      return;
-    }
-    pending.op.resolve(result as SubackPacket | UnsubackPacket);
   }
 
   #deliver(packet: PublishPacket): void {
@@ -1319,7 +1516,10 @@ export class MqttClient extends EventTarget {
       qos: packet.qos,
       retain: packet.retain,
     };
-    if (packet.properties !== undefined) message.properties = packet.properties;
+    if (packet.packetId !== undefined) message.packetId = packet.packetId;
+    // As received: the session drops the topic alias it resolved.
+    const properties = this.#wire?.properties ?? packet.properties;
+    if (properties !== undefined) message.properties = properties;
     let matched = false;
     for (const subscription of this.#subscriptions.keys()) {
       if (!subscription.matches(packet.topic)) continue;

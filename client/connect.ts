@@ -1,25 +1,53 @@
 /**
- * `connect()` for Deno, Bun and Node: `mqtt:`/`mqtts:` use the runtime's TCP adapter
- * (loaded on demand), `ws:`/`wss:` the standard `WebSocket`. Browsers use
+ * `connect()` for Deno, Bun and Node: `mqtt:`/`mqtts:`/`unix:` use the runtime's TCP
+ * adapter (loaded on demand), `ws:`/`wss:` the standard `WebSocket`. Browsers use
  * `client/browser.ts`, which has the same API without the TCP path.
  *
  * @module
  */
 
 import { loadTcpAdapter } from "../socket/runtime.ts";
-import type { ConnectOptions, Socket } from "../socket/types.ts";
+import type { ConnectOptions } from "../socket/types.ts";
 import type { MqttClient } from "./client.ts";
 import { connectWith } from "./_connect.ts";
-import type { ClientOptions } from "./options.ts";
+import type { ClientOptions, Transport } from "./options.ts";
 
-async function openTcp(options: ConnectOptions): Promise<Socket> {
-  const adapter = await loadTcpAdapter();
-  return await adapter.connect(options);
+const DEFAULT_PORTS: Record<string, number> = { "mqtt:": 1883, "tcp:": 1883, "mqtts:": 8883 };
+
+function tcpTransport(url: URL, options: ClientOptions): Transport {
+  const scheme = url.protocol;
+  let connectOptions: ConnectOptions;
+  if (scheme === "unix:") {
+    const path = decodeURIComponent(url.pathname);
+    if (path === "" || path === "/") {
+      throw new TypeError(`Cannot connect to "${url}": no socket path`);
+    }
+    connectOptions = { hostname: "", port: 0, path };
+  } else {
+    const port = DEFAULT_PORTS[scheme];
+    if (port === undefined) {
+      throw new TypeError(
+        `Cannot connect to "${url}": scheme "${scheme}" is not mqtt:, mqtts:, unix:, ws: or wss:`,
+      );
+    }
+    connectOptions = {
+      // URL keeps the brackets of an IPv6 literal.
+      hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: url.port === "" ? port : Number(url.port),
+    };
+    if (scheme === "mqtts:") connectOptions.tls = options.tls ?? {};
+    if (options.localAddress !== undefined) connectOptions.localAddress = options.localAddress;
+  }
+  return async ({ signal }) => {
+    const adapter = await loadTcpAdapter();
+    return await adapter.connect({ ...connectOptions, signal });
+  };
 }
 
 /**
  * Connect to an MQTT broker. The URL picks the transport: `mqtt://host:1883` (TCP),
- * `mqtts://host:8883` (TLS, see the `tls` option), `ws://host/path` and `wss://host/path`
+ * `mqtts://host:8883` (TLS, see the `tls` option), `unix:///path/to/socket` (a unix domain
+ * socket, where the runtime's adapter has them), `ws://host/path` and `wss://host/path`
  * (WebSocket; needs a global `WebSocket`, which Node 20 lacks). `options.transport`
  * replaces the URL's transport (e.g. an in-process memory socket).
  *
@@ -52,10 +80,11 @@ async function openTcp(options: ConnectOptions): Promise<Socket> {
  * await broker.close();
  * ```
  *
- * @param url `mqtt:`, `mqtts:`, `ws:` or `wss:` URL (user name and password may be in it).
+ * @param url `mqtt:`, `mqtts:`, `unix:`, `ws:` or `wss:` URL (user name and password may be
+ *   in it).
  * @param options Client options.
  * @returns The connected client.
  */
 export function connect(url: string | URL, options: ClientOptions = {}): Promise<MqttClient> {
-  return connectWith(url, options, openTcp);
+  return connectWith(url, options, tcpTransport);
 }

@@ -120,6 +120,19 @@ export interface ClientOptions {
   store?: InFlightStore;
   /** MQTT 5 enhanced authentication. */
   auth?: AuthOptions;
+  /**
+   * Bind the outgoing TCP connection to this local address (an IP address of this host), for
+   * `mqtt:` and `mqtts:` URLs. Node and Bun support it; elsewhere connecting rejects with a
+   * `TypeError`. Ignored by `ws:`, `wss:`, `unix:` and a `transport`.
+   */
+  localAddress?: string;
+  /**
+   * Most QoS 1 and 2 messages in flight (sent and not yet acknowledged) at once, below the
+   * broker's receive maximum when that is larger. Further publishes wait, in order, until an
+   * acknowledgement frees a slot (they count in `client.queued` meanwhile). Default: the
+   * broker's receive maximum only.
+   */
+  maxInflight?: number;
   /** Assign MQTT 5 topic aliases to outgoing messages automatically. Default true. */
   topicAliases?: boolean;
   /**
@@ -191,12 +204,30 @@ export interface RequestOptions {
 /** What a request handler of `client.respond()` returns. */
 export type Reply = Payload | { payload: Payload; properties?: Properties };
 
+/** Options of `client.unsubscribe()` with topic filters. */
+export interface UnsubscribeOptions {
+  /** MQTT 5 UNSUBSCRIBE properties (user properties). */
+  properties?: Properties;
+  /** Stop waiting for UNSUBACK. */
+  signal?: AbortSignal;
+  /** Ms to wait for UNSUBACK. Default: the client's `timeout`. */
+  timeout?: number;
+}
+
 /** Options of `client.end()`. */
 export interface EndOptions {
   /** MQTT 5 DISCONNECT reason code. Default 0 (normal; 0x04 also publishes the will). */
   reasonCode?: number;
   /** MQTT 5: a new session expiry interval, in seconds. */
   sessionExpiry?: number;
+  /** Further MQTT 5 DISCONNECT properties (reason string, user properties). */
+  properties?: Properties;
+  /**
+   * Drop the connection without DISCONNECT, as a crashed process would (the broker then
+   * publishes the will), instead of disconnecting. `reasonCode`, `sessionExpiry` and
+   * `properties` are not sent then. Default false.
+   */
+  abort?: boolean;
   /** Ms to wait for the connection to close before dropping it. Default 2000. */
   timeout?: number;
 }

@@ -20,7 +20,12 @@ export interface Message {
   qos: QoS;
   /** Whether the broker sent it as a retained message. */
   retain: boolean;
-  /** MQTT 5 properties (response topic, correlation data, user properties ...). */
+  /** The PUBLISH packet identifier; `undefined` for QoS 0. */
+  packetId?: number;
+  /**
+   * MQTT 5 properties (response topic, correlation data, user properties ...) as received, in
+   * the order they were on the wire, with the `topicAlias` the broker used, if any.
+   */
   properties?: Properties;
 }
 

@@ -63,6 +63,15 @@ interface BunSocketOptions {
   tls?: BunTlsOptions;
 }
 
+interface BunConnectOptions {
+  hostname?: string;
+  port?: number;
+  unix?: string;
+  localAddress?: string;
+  socket: BunSocketHandler;
+  tls?: BunTlsOptions;
+}
+
 interface BunListener {
   readonly hostname: string;
   readonly port: number;
@@ -71,7 +80,7 @@ interface BunListener {
 
 interface BunNamespace {
   listen(options: BunSocketOptions): BunListener;
-  connect(options: BunSocketOptions): Promise<BunRawSocket>;
+  connect(options: BunConnectOptions): Promise<BunRawSocket>;
 }
 
 function getBun(): BunNamespace {
@@ -127,10 +136,10 @@ class BunSocket implements Socket {
   #local: SocketAddress;
   #remote: SocketAddress;
 
-  constructor(raw: BunRawSocket, encrypted: boolean, handshaking: boolean) {
+  constructor(raw: BunRawSocket, encrypted: boolean, handshaking: boolean, path?: string) {
     this.#raw = raw;
     this.#encrypted = encrypted;
-    const transport = encrypted ? "tls" : "tcp";
+    const transport = path !== undefined ? "unix" : encrypted ? "tls" : "tcp";
     this.#local = {
       transport,
       hostname: raw.localAddress ?? "",
@@ -138,7 +147,7 @@ class BunSocket implements Socket {
     };
     this.#remote = {
       transport,
-      hostname: raw.remoteAddress ?? "",
+      hostname: path ?? raw.remoteAddress ?? "",
       port: raw.remotePort ?? 0,
     };
     raw.setNoDelay?.(true);
@@ -378,9 +387,8 @@ function bunTlsOptions(config: TlsOptions, server: boolean): BunTlsOptions {
 function connectError(options: ConnectOptions, cause: unknown): Error {
   if (cause instanceof TypeError || cause instanceof RangeError) return cause;
   const message = cause instanceof Error ? cause.message : String(cause);
-  return new Error(`Cannot connect to "${options.hostname}:${options.port}": ${message}`, {
-    cause,
-  });
+  const where = options.path ?? `${options.hostname}:${options.port}`;
+  return new Error(`Cannot connect to "${where}": ${message}`, { cause });
 }
 
 function connect(options: ConnectOptions): Promise<Socket> {
@@ -416,7 +424,7 @@ function connect(options: ConnectOptions): Promise<Socket> {
       ...BunSocket.events,
       open(socket: BunRawSocket): void {
         raw = socket;
-        socket.data = new BunSocket(socket, encrypted, encrypted);
+        socket.data = new BunSocket(socket, encrypted, encrypted, options.path);
         if (!encrypted) succeed(socket);
       },
       handshake(socket: BunRawSocket, success: boolean, authorizationError: Error | null): void {
@@ -438,13 +446,19 @@ function connect(options: ConnectOptions): Promise<Socket> {
         fail(connectError(options, error));
       },
     };
+    const { path, localAddress } = options;
+    if (path !== undefined && (config !== undefined || localAddress !== undefined)) {
+      fail(
+        new TypeError(`Cannot connect to "${path}": a unix socket takes no TLS or local address`),
+      );
+      return;
+    }
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      const bunOptions: BunSocketOptions = {
-        hostname: options.hostname,
-        port: options.port,
-        socket: handler,
-      };
+      const bunOptions: BunConnectOptions = path !== undefined
+        ? { unix: path, socket: handler }
+        : { hostname: options.hostname, port: options.port, socket: handler };
+      if (localAddress !== undefined) bunOptions.localAddress = localAddress;
       if (config !== undefined) bunOptions.tls = bunTlsOptions(config, false);
       getBun().connect(bunOptions).catch((error: unknown) => fail(connectError(options, error)));
     } catch (error) {

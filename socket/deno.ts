@@ -22,8 +22,10 @@ import type {
 } from "./types.ts";
 
 interface DenoNetAddr {
+  transport?: string;
   hostname?: string;
   port?: number;
+  path?: string | null;
 }
 
 interface DenoConn {
@@ -77,8 +79,13 @@ interface DenoListenTlsOptions extends DenoListenOptions {
   alpnProtocols?: string[];
 }
 
+interface DenoUnixConnectOptions {
+  transport: "unix";
+  path: string;
+}
+
 interface DenoNamespace {
-  connect(options: DenoConnectOptions): Promise<DenoConn>;
+  connect(options: DenoConnectOptions | DenoUnixConnectOptions): Promise<DenoConn>;
   connectTls(options: DenoConnectTlsOptions): Promise<DenoConn>;
   startTls(conn: DenoConn, options: DenoStartTlsOptions): Promise<DenoConn>;
   listen(options: DenoListenOptions): DenoListener;
@@ -113,6 +120,9 @@ function toError(value: unknown): Error {
 }
 
 function toAddress(addr: DenoNetAddr, transport: "tcp" | "tls"): SocketAddress {
+  if (addr.transport === "unix") {
+    return { transport: "unix", hostname: addr.path ?? "", port: 0 };
+  }
   return { transport, hostname: addr.hostname ?? "", port: addr.port ?? 0 };
 }
 
@@ -478,19 +488,30 @@ function closeQuietly(conn: DenoConn): void {
 }
 
 async function connect(options: ConnectOptions): Promise<Socket> {
-  const { hostname, port, signal } = options;
+  const { hostname, port, signal, path } = options;
   signal?.throwIfAborted();
+  if (options.localAddress !== undefined) {
+    throw new TypeError(
+      `Cannot connect from "${options.localAddress}": a local address is not supported by this runtime`,
+    );
+  }
+  if (path !== undefined && options.tls !== undefined) {
+    throw new TypeError(`Cannot connect to "${path}": a unix socket takes no TLS`);
+  }
   const deno = getDeno();
   let conn: DenoConn;
   try {
-    conn = options.tls === undefined
+    conn = path !== undefined
+      ? await deno.connect({ transport: "unix", path })
+      : options.tls === undefined
       ? await deno.connect(tcpOptions(options))
       : await openTls(deno, options, options.tls);
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
     if (error instanceof TypeError) throw error;
     const message = error instanceof Error ? error.message : String(error);
-    throw new Error(`Cannot connect to "${hostname}:${port}": ${message}`, { cause: error });
+    const where = path ?? `${hostname}:${port}`;
+    throw new Error(`Cannot connect to "${where}": ${message}`, { cause: error });
   }
   if (signal?.aborted) {
     closeQuietly(conn);

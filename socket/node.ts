@@ -58,10 +58,10 @@ class NodeSocket implements Socket {
   #local: SocketAddress;
   #remote: SocketAddress;
 
-  constructor(socket: net.Socket, encrypted: boolean) {
+  constructor(socket: net.Socket, encrypted: boolean, path?: string) {
     this.#socket = socket;
     this.#encrypted = encrypted;
-    const transport = encrypted ? "tls" : "tcp";
+    const transport = path !== undefined ? "unix" : encrypted ? "tls" : "tcp";
     this.#local = {
       transport,
       hostname: socket.localAddress ?? "",
@@ -69,7 +69,7 @@ class NodeSocket implements Socket {
     };
     this.#remote = {
       transport,
-      hostname: socket.remoteAddress ?? "",
+      hostname: path ?? socket.remoteAddress ?? "",
       port: socket.remotePort ?? 0,
     };
     socket.setNoDelay(true);
@@ -251,16 +251,34 @@ function serverTlsOptions(config: TlsOptions): tls.TlsOptions {
 }
 
 function connect(options: ConnectOptions): Promise<Socket> {
-  const { hostname, port, signal } = options;
+  const { hostname, port, signal, path, localAddress } = options;
   const config = options.tls;
   return new Promise<Socket>((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason);
       return;
     }
-    const socket = config === undefined
-      ? net.connect({ host: hostname, port })
-      : tls.connect(clientTlsOptions(options, config));
+    if (path !== undefined && (config !== undefined || localAddress !== undefined)) {
+      reject(
+        new TypeError(`Cannot connect to "${path}": a unix socket takes no TLS or local address`),
+      );
+      return;
+    }
+    let socket: net.Socket;
+    if (path !== undefined) {
+      socket = net.connect({ path });
+    } else if (config === undefined) {
+      socket = net.connect(
+        localAddress === undefined
+          ? { host: hostname, port }
+          : { host: hostname, port, localAddress },
+      );
+    } else {
+      const tlsOptions = clientTlsOptions(options, config);
+      // tls.connect() hands the TCP options, localAddress included, on to net.connect().
+      if (localAddress !== undefined) Object.assign(tlsOptions, { localAddress });
+      socket = tls.connect(tlsOptions);
+    }
     const connectEvent = config === undefined ? "connect" : "secureConnect";
     const cleanup = (): void => {
       socket.off(connectEvent, onConnect);
@@ -269,14 +287,13 @@ function connect(options: ConnectOptions): Promise<Socket> {
     };
     const onConnect = (): void => {
       cleanup();
-      resolve(new NodeSocket(socket, config !== undefined));
+      resolve(new NodeSocket(socket, config !== undefined, path));
     };
     const onError = (error: Error): void => {
       cleanup();
       socket.destroy();
-      reject(
-        new Error(`Cannot connect to "${hostname}:${port}": ${error.message}`, { cause: error }),
-      );
+      const where = path ?? `${hostname}:${port}`;
+      reject(new Error(`Cannot connect to "${where}": ${error.message}`, { cause: error }));
     };
     const onAbort = (): void => {
       cleanup();

@@ -107,10 +107,21 @@ export interface TlsOptions {
 
 /** Options for opening a client connection. */
 export interface ConnectOptions {
-  /** Host name or IP address. */
+  /** Host name or IP address; ignored with `path` (give `""`). */
   hostname: string;
-  /** TCP port. */
+  /** TCP port; ignored with `path` (give `0`). */
   port: number;
+  /**
+   * Connect to the unix domain socket at this path instead of `hostname` and `port`. The
+   * Node, Deno and Bun adapters support it, not combined with `tls` or `localAddress`
+   * (a `TypeError`).
+   */
+  path?: string;
+  /**
+   * Bind the connection to this local IP address before connecting. The Node and Bun
+   * adapters support it; Deno's rejects with a `TypeError` (not supported by this runtime).
+   */
+  localAddress?: string;
   /** Connect over TLS with these options. */
   tls?: TlsOptions;
   /** Abort the connection attempt. */

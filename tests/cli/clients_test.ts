@@ -4,6 +4,12 @@
  */
 import { describe, test, type TestContext } from "../_testing.ts";
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import * as net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { detectRuntime } from "../../socket/runtime.ts";
 import { startBroker } from "../../broker/mod.ts";
 import type { Broker } from "../../broker/mod.ts";
 import { connect } from "../../client/connect.ts";
@@ -15,6 +21,7 @@ import { type FakeHost, fakeHost, type FakeHostOptions } from "./_fake_host.ts";
 import { live, runTool } from "./_mq.ts";
 
 const T = { timeout: 20_000 };
+const unixSkip = process.platform === "win32" ? "no unix sockets on Windows" : false;
 const clients = { pub: runPub, sub: runSub, rr: runRr };
 
 async function broker(t: TestContext, options: Parameters<typeof startBroker>[0] = {}) {
@@ -278,8 +285,6 @@ describe("mq pub, sub and rr in-process", () => {
   test("runPub() refuses what mq cannot do and a connection that fails", T, async () => {
     for (
       const extra of [
-        ["--unix", "/tmp/x.sock"],
-        ["-A", "127.0.0.1"],
         ["--psk", "abcd", "--psk-identity", "me"],
         ["--proxy", "socks5h://localhost"],
       ]
@@ -293,6 +298,42 @@ describe("mq pub, sub and rr in-process", () => {
     assert.match(refused.host.err.text, /^Error: /);
     const missing = mq(["pub", "-t", "a", "-f", "/no/such/file"]);
     assert.equal(await missing.code, 1);
+  });
+
+  test("runPub() --unix connects through a unix socket", { ...T, skip: unixSkip }, async (t) => {
+    const { b, port } = await broker(t);
+    const dir = await mkdtemp(join(tmpdir(), "mq-cli-"));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, "mqtt.sock");
+    // A unix socket forwarding to the broker's TCP port.
+    const server = net.createServer((raw) => {
+      const upstream = net.connect({ host: "127.0.0.1", port: Number(port) });
+      raw.pipe(upstream).pipe(raw);
+      raw.on("error", () => upstream.destroy());
+      upstream.on("error", () => raw.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(path, () => resolve()));
+    t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const got = new Promise<string>((resolve) => {
+      const off = b.on("publish", (event) => {
+        off();
+        resolve(event.packet.topic);
+      });
+    });
+    const pub = mq(["pub", "--unix", path, "-t", "via/unix", "-m", "x", "-q", "1"]);
+    assert.equal(await pub.code, 0, pub.host.err.text);
+    assert.equal(await got, "via/unix");
+  });
+
+  test("runPub() -A binds the local address where the runtime can", T, async (t) => {
+    const { port } = await broker(t);
+    const pub = mq(["pub", "-p", port, "-A", "127.0.0.1", "-t", "a", "-m", "x"]);
+    if (detectRuntime() === "deno") {
+      assert.equal(await pub.code, 1);
+      assert.match(pub.host.err.text, /^Error: /);
+      return;
+    }
+    assert.equal(await pub.code, 0, pub.host.err.text);
   });
 
   test("runPub() -d prints mosquitto's debug lines on standard error", T, async (t) => {

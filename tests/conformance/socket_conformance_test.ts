@@ -8,6 +8,11 @@
  */
 
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import * as net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
 import { describe, test } from "../_testing.ts";
 import { MemoryNetwork } from "../../socket/memory.ts";
 import { detectRuntime } from "../../socket/runtime.ts";
@@ -38,8 +43,14 @@ interface AdapterCase {
   tlsSkip: string | false;
   /** Why client-certificate verification cannot be tested, or `false`. */
   mutualTlsSkip: string | false;
+  /** Why unix sockets cannot be tested, or `false`. */
+  unixSkip?: string | false;
+  /** Why binding a local address cannot be tested, or `false`. */
+  localAddressSkip?: string | false;
   load(): Promise<SocketAdapter>;
 }
+
+const noUnix = process.platform === "win32" ? "no unix sockets on Windows" : false;
 
 const ADAPTERS: AdapterCase[] = [
   {
@@ -47,6 +58,8 @@ const ADAPTERS: AdapterCase[] = [
     skip: false,
     tlsSkip: "the memory network has no TLS",
     mutualTlsSkip: "the memory network has no TLS",
+    unixSkip: "the memory network has no unix sockets",
+    localAddressSkip: "the memory network has no local addresses",
     load: () => Promise.resolve(new MemoryNetwork()),
   },
   {
@@ -54,6 +67,7 @@ const ADAPTERS: AdapterCase[] = [
     skip: runtime === "browser" ? "no node:net in a browser" : false,
     tlsSkip: opensslSkip,
     mutualTlsSkip: opensslSkip,
+    unixSkip: noUnix,
     load: async () => (await import("../../socket/node.ts")).nodeAdapter,
   },
   {
@@ -61,6 +75,7 @@ const ADAPTERS: AdapterCase[] = [
     skip: runtime === "deno" ? false : `Deno sockets need Deno (running on ${runtime})`,
     tlsSkip: opensslSkip,
     mutualTlsSkip: "Deno.listenTls cannot verify client certificates",
+    unixSkip: noUnix,
     load: async () => (await import("../../socket/deno.ts")).denoAdapter,
   },
   {
@@ -68,6 +83,7 @@ const ADAPTERS: AdapterCase[] = [
     skip: runtime === "bun" ? false : `Bun sockets need Bun (running on ${runtime})`,
     tlsSkip: opensslSkip,
     mutualTlsSkip: opensslSkip,
+    unixSkip: noUnix,
     load: async () => (await import("../../socket/bun.ts")).bunAdapter,
   },
 ];
@@ -359,7 +375,71 @@ for (const entry of ADAPTERS) {
         assert.equal(recorder.received, 0);
       },
     );
+
+    const unix = { timeout: TIMEOUT, skip: entry.skip || entry.unixSkip };
+    test("connect() with a path round-trips bytes over a unix socket", unix, async (t) => {
+      const adapter = await entry.load();
+      const path = await unixEchoServer(t);
+      const client = await adapter.connect({ hostname: "", port: 0, path });
+      t.after(() => client.destroy());
+      assert.equal(client.remoteAddress.transport, "unix");
+      assert.equal(client.remoteAddress.hostname, path);
+      const recorder = new Recorder(client, { keep: true });
+      const message = pattern(100_000, 9);
+      client.write(message);
+      await recorder.untilReceived(message.length);
+      assert.equal(checksum(recorder.data()), checksum(message));
+    });
+
+    const bind = { timeout: TIMEOUT, skip: entry.skip || entry.localAddressSkip };
+    test("connect() binds to localAddress, or refuses it with a TypeError", bind, async (t) => {
+      const adapter = await entry.load();
+      const listener = await adapter.listen({ hostname: "127.0.0.1", port: 0 }, (socket) => {
+        t.after(() => socket.destroy());
+        echo(socket);
+      });
+      t.after(() => listener.close());
+      const options = { hostname: "127.0.0.1", port: listener.address.port };
+      if (entry.name === "deno") {
+        await assert.rejects(adapter.connect({ ...options, localAddress: "127.0.0.1" }), TypeError);
+        return;
+      }
+      // 127.0.0.2 is a loopback address on Linux; elsewhere bind to 127.0.0.1.
+      const local = process.platform === "linux" ? "127.0.0.2" : "127.0.0.1";
+      const client = await adapter.connect({ ...options, localAddress: local });
+      t.after(() => client.destroy());
+      assert.equal(client.localAddress.hostname, local);
+      const recorder = new Recorder(client, { keep: true });
+      client.write(encoder.encode("bound"));
+      await recorder.untilReceived(5);
+      assert.equal(decoder.decode(recorder.data()), "bound");
+    });
   });
+}
+
+/** A `node:net` echo server on a unix socket in a temporary directory; returns its path. */
+async function unixEchoServer(t: Context): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "mq-unix-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, "echo.sock");
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => {});
+    socket.on("data", (chunk) => socket.write(chunk));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(path, () => resolve());
+  });
+  t.after(() =>
+    new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    })
+  );
+  return path;
 }
 
 describe("socket conformance: websocket", () => {
