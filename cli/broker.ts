@@ -272,6 +272,11 @@ export async function runBroker(args: readonly string[], host: BrokerCliHost): P
     log("Anonymous clients are allowed: no listener is configured (local only mode).");
   }
   let broker: Broker;
+  let removeSignals: (() => void)[] = [];
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
   try {
     const options: BrokerOptions = {
       ...config?.options,
@@ -286,20 +291,18 @@ export async function runBroker(args: readonly string[], host: BrokerCliHost): P
     if (host.adapter !== undefined) options.adapter = host.adapter;
     const memoryUsage = host.memoryUsage;
     if (memoryUsage !== undefined) options.memoryUsage = () => memoryUsage().heapUsed;
+    // Signal handlers go in before the broker starts (and logs that it runs), so a signal
+    // that arrives during start-up still shuts it down cleanly.
+    removeSignals = [host.onSignal("SIGINT", stop), host.onSignal("SIGTERM", stop)];
     broker = await startBroker(options);
   } catch (error) {
+    for (const remove of removeSignals) remove();
     log(`Error: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   }
   host.onListening?.(broker);
-  await new Promise<void>((resolve) => {
-    const removers: (() => void)[] = [];
-    const stop = () => {
-      for (const remove of removers) remove();
-      resolve();
-    };
-    removers.push(host.onSignal("SIGINT", stop), host.onSignal("SIGTERM", stop));
-  });
+  await stopped;
+  for (const remove of removeSignals) remove();
   await broker.close();
   return 0;
 }
