@@ -1474,39 +1474,37 @@ export class MqttClient extends EventTarget {
     pending.op.resolve(result as SubackPacket | UnsubackPacket);
   }
 
-  #completePublish(id: number, request: ClientRequest, result: ClientResult): void {
-    if (request.type === "publish") {
-      const pending = this.#inflight.get(id);
-      if (pending === undefined) return;
-      this.#inflight.delete(id);
-      if (result instanceof MqttError) {
-        this.#fail(
-          pending,
-          new PublishRefusedError(`Cannot publish to "${request.topic}": ${result.message}`, {
-            reasonCode: result.reasonCode,
-            cause: result,
-          }),
-        );
-        return;
-      }
-      const ack = result as Exclude<ClientResult, MqttError | SubackPacket | UnsubackPacket>;
-      const code = ack.reasonCode ?? 0;
-      if (code >= 0x80) {
-        this.#fail(
-          pending,
-          new PublishRefusedError(
-            `Cannot publish to "${request.topic}": the broker refused with reason code ${code}`,
-            { reasonCode: code },
-          ),
-        );
-        return;
-      }
-      pending.op?.resolve(
-        ack.properties === undefined
-          ? { reasonCode: code }
-          : { reasonCode: code, properties: ack.properties },
+  #completePublish(id: number, request: PublishPacket, result: ClientResult): void {
+    const pending = this.#inflight.get(id);
+    if (pending === undefined) return;
+    this.#inflight.delete(id);
+    if (result instanceof MqttError) {
+      this.#fail(
+        pending,
+        new PublishRefusedError(`Cannot publish to "${request.topic}": ${result.message}`, {
+          reasonCode: result.reasonCode,
+          cause: result,
+        }),
       );
+      return;
     }
+    const ack = result as Exclude<ClientResult, MqttError | SubackPacket | UnsubackPacket>;
+    const code = ack.reasonCode ?? 0;
+    if (code >= 0x80) {
+      this.#fail(
+        pending,
+        new PublishRefusedError(
+          `Cannot publish to "${request.topic}": the broker refused with reason code ${code}`,
+          { reasonCode: code },
+        ),
+      );
+      return;
+    }
+    pending.op?.resolve(
+      ack.properties === undefined
+        ? { reasonCode: code }
+        : { reasonCode: code, properties: ack.properties },
+    );
   }
 
   #deliver(packet: PublishPacket): void {
@@ -1666,18 +1664,9 @@ export class MqttClient extends EventTarget {
 
   #storeCall(change: ClientSessionChange): void | Promise<void> {
     const store = this.#store;
-    switch (change.type) {
-      case "putOutgoing":
-        return store.putOutgoing(change.packet);
-      case "releaseOutgoing":
-        return store.releaseOutgoing(change.packetId);
-      case "deleteOutgoing":
-        return store.deleteOutgoing(change.packetId);
-      case "putIncoming":
-        return store.putIncoming(change.packetId);
-      case "deleteIncoming":
-        return store.deleteIncoming(change.packetId);
-    }
+    return change.type === "putOutgoing"
+      ? store.putOutgoing(change.packet)
+      : store[change.type](change.packetId);
   }
 
   // The store call in progress settled: run the waiting ones, then write what was held.

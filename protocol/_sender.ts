@@ -29,9 +29,11 @@ export interface Queued {
 /**
  * The sending side of PUBLISH flows: an in-flight window bounded by the peer's receive
  * maximum (v5 §4.9), a FIFO queue beyond it, acknowledgement handling, and resending in
- * the original order after a reconnect [MQTT-4.4.0-1], [MQTT-4.6.0-1].
+ * the original order after a reconnect [MQTT-4.4.0-1], [MQTT-4.6.0-1]. Messages come with
+ * their packet ids; this is all the client needs, so a browser bundle of the client holds
+ * nothing of {@linkcode Sender}'s server-only parts.
  */
-export class Sender {
+export class SenderBase {
   /** Protocol version of the current connection. */
   version: ProtocolVersion = 4;
   /** How many QoS 1 and 2 messages may be unacknowledged (the peer's receive maximum). */
@@ -43,34 +45,26 @@ export class Sender {
   /** Called when a flow ends with its final acknowledgement. */
   onComplete: (packet: PublishPacket, ack: PublishAck) => void;
   /** Packet identifiers (shared with SUBSCRIBE and UNSUBSCRIBE on the client). */
-  ids: PacketIdAllocator;
-  /** Whether identifiers are assigned when sending (server) or already present (client). */
-  readonly assignIds: boolean;
+  ids: PacketIdAllocator = new PacketIdAllocator();
   /** In-flight messages by packet id, in the order they were first sent. */
   inflight: Map<number, PublishPacket> = new Map();
   /** Queued messages. */
   queue: Fifo<Queued> = new Fifo();
   /** Sum of the payload sizes of queued messages. */
   queuedBytes = 0;
-  /** Messages dropped from the queue because their message expiry interval passed. */
-  expired = 0;
-  // Ids of QoS 2 messages past PUBREC (PUBREL sent, waiting for PUBCOMP).
-  #released = new Set<number>();
+  /** Ids of QoS 2 messages past PUBREC (PUBREL sent, waiting for PUBCOMP). */
+  released: Set<number> = new Set();
 
   /**
-   * @param assignIds Whether to assign packet identifiers when sending.
    * @param send Writes a packet.
    * @param onComplete Called when a flow ends.
    */
   constructor(
-    assignIds: boolean,
     send: (packet: Packet) => void,
     onComplete: (packet: PublishPacket, ack: PublishAck) => void,
   ) {
-    this.assignIds = assignIds;
     this.send = send;
     this.onComplete = onComplete;
-    this.ids = new PacketIdAllocator();
   }
 
   /** Whether a new QoS 1 or 2 message can be sent now. */
@@ -92,21 +86,11 @@ export class Sender {
   /**
    * Send a message now: QoS 0 as is, QoS 1 and 2 entering the in-flight window.
    *
-   * @param packet The message (with its packet id unless ids are assigned here).
+   * @param packet The message, with its packet id when QoS is 1 or 2.
    */
   transmit(packet: PublishPacket): void {
-    if (packet.qos === 0) {
-      this.send(packet);
-      return;
-    }
-    let out = packet;
-    if (this.assignIds) {
-      // Never undefined: the window (at most 65535) is the only user of these ids.
-      const packetId = this.ids.allocate()!;
-      out = { ...packet, packetId, dup: false };
-    }
-    this.inflight.set(out.packetId!, out);
-    this.send(out);
+    if (packet.qos !== 0) this.inflight.set(packet.packetId!, packet);
+    this.send(packet);
   }
 
   /**
@@ -120,7 +104,7 @@ export class Sender {
       if (head.packet.qos > 0 && this.inflight.size >= this.window) return;
       this.queue.shift();
       this.queuedBytes -= head.packet.payload.byteLength;
-      const packet = this.#expire(head, now);
+      const packet = this.dequeued(head, now);
       if (packet !== undefined) this.transmit(packet);
     }
   }
@@ -144,7 +128,7 @@ export class Sender {
       }
       return undefined;
     }
-    const released = this.#released.has(id);
+    const released = this.released.has(id);
     const expected = packet.qos === 1 ? "puback" : released ? "pubcomp" : "pubrec";
     if (ack.type !== expected) {
       if (ack.type === "pubrec" && released) {
@@ -160,13 +144,13 @@ export class Sender {
     }
     if (ack.type === "pubrec" && !(this.version === 5 && (ack.reasonCode ?? 0) >= 0x80)) {
       // [MQTT-4.3.3-4]
-      this.#released.add(id);
+      this.released.add(id);
       this.send(ackPacket("pubrel", id, this.version, 0));
       return undefined;
     }
     // PUBACK, PUBCOMP, or a failed PUBREC: the flow ends [MQTT-4.4.0-2].
     this.inflight.delete(id);
-    this.#released.delete(id);
+    this.released.delete(id);
     this.ids.release(id);
     this.onComplete(packet, ack);
     this.drain(now);
@@ -181,7 +165,7 @@ export class Sender {
    */
   resend(now: number): void {
     for (const [id, packet] of this.inflight) {
-      if (this.#released.has(id)) {
+      if (this.released.has(id)) {
         this.send(ackPacket("pubrel", id, this.version, 0));
         continue;
       }
@@ -208,13 +192,13 @@ export class Sender {
     const completed: PublishPacket[] = [];
     const again: Queued[] = [];
     for (const [id, packet] of this.inflight) {
-      if (this.#released.has(id)) completed.push(packet);
+      if (this.released.has(id)) completed.push(packet);
       else if (retry) again.push({ packet: this.#redelivery(packet), at: now });
       else failed.push(packet);
-      if (!retry || this.#released.has(id)) this.ids.release(id);
+      if (!retry || this.released.has(id)) this.ids.release(id);
     }
     this.inflight.clear();
-    this.#released.clear();
+    this.released.clear();
     for (const q of again) this.queuedBytes += q.packet.payload.byteLength;
     this.queue.prepend(again);
     return { failed, completed };
@@ -227,13 +211,13 @@ export class Sender {
    * @returns `true` once past PUBREC.
    */
   isReleased(id: number): boolean {
-    return this.#released.has(id);
+    return this.released.has(id);
   }
 
   /**
    * Put a message of a restored session in flight, as if it had been sent on an earlier
    * connection: its packet id is reserved, and `released` marks a QoS 2 message past PUBREC.
-   * {@linkcode Sender.resend} or {@linkcode Sender.reset} then handle it like any other.
+   * {@linkcode SenderBase.resend} or {@linkcode SenderBase.reset} then handle it like any other.
    *
    * @param packet The message, with its packet id.
    * @param released Whether PUBREL was sent (it waits for PUBCOMP).
@@ -242,7 +226,64 @@ export class Sender {
     const id = packet.packetId!;
     this.ids.reserve(id);
     this.inflight.set(id, packet);
-    if (released) this.#released.add(id);
+    if (released) this.released.add(id);
+  }
+
+  // A resent PUBLISH: DUP set [MQTT-3.3.1-1], and no topic alias, whose mapping died with
+  // the old connection [MQTT-3.3.2-7].
+  #redelivery(packet: PublishPacket): PublishPacket {
+    packet.dup = true;
+    if (packet.properties?.topicAlias === undefined) return packet;
+    return withProperties(packet, withoutTopicAlias(packet.properties));
+  }
+
+  /**
+   * The message to send for a queued entry, or `undefined` to drop it.
+   *
+   * @param queued The entry leaving the queue.
+   * @param _now The time in ms.
+   * @returns The message.
+   */
+  dequeued(queued: Queued, _now: number): PublishPacket | undefined {
+    return queued.packet;
+  }
+}
+
+/**
+ * {@linkcode SenderBase} with the server's parts: packet ids assigned when a message enters
+ * the window, message expiry while queued, and taking over a previous connection's state.
+ */
+export class Sender extends SenderBase {
+  /** Whether identifiers are assigned when sending (server) or already present (client). */
+  readonly assignIds: boolean;
+  /** Messages dropped from the queue because their message expiry interval passed. */
+  expired = 0;
+
+  /**
+   * @param assignIds Whether to assign packet identifiers when sending.
+   * @param send Writes a packet.
+   * @param onComplete Called when a flow ends.
+   */
+  constructor(
+    assignIds: boolean,
+    send: (packet: Packet) => void,
+    onComplete: (packet: PublishPacket, ack: PublishAck) => void,
+  ) {
+    super(send, onComplete);
+    this.assignIds = assignIds;
+  }
+
+  /**
+   * Send a message now, assigning its packet id when QoS is 1 or 2 and ids are assigned here.
+   *
+   * @param packet The message.
+   */
+  override transmit(packet: PublishPacket): void {
+    // Never undefined: the window (at most 65535) is the only user of these ids.
+    if (packet.qos !== 0 && this.assignIds) {
+      packet = { ...packet, packetId: this.ids.allocate()!, dup: false };
+    }
+    super.transmit(packet);
   }
 
   /**
@@ -256,25 +297,17 @@ export class Sender {
     this.queue = other.queue;
     this.queuedBytes = other.queuedBytes;
     this.expired = other.expired;
-    this.#released = other.#released;
+    this.released = other.released;
     other.ids = new PacketIdAllocator();
     other.inflight = new Map();
     other.queue = new Fifo();
     other.queuedBytes = 0;
-    other.#released = new Set();
-  }
-
-  // A resent PUBLISH: DUP set [MQTT-3.3.1-1], and no topic alias, whose mapping died with
-  // the old connection [MQTT-3.3.2-7].
-  #redelivery(packet: PublishPacket): PublishPacket {
-    packet.dup = true;
-    if (packet.properties?.topicAlias === undefined) return packet;
-    return withProperties(packet, withoutTopicAlias(packet.properties));
+    other.released = new Set();
   }
 
   // The message with its expiry interval reduced by the time it spent queued, or
   // undefined when it expired there [MQTT-3.3.2-5], [MQTT-3.3.2-6].
-  #expire(queued: Queued, now: number): PublishPacket | undefined {
+  override dequeued(queued: Queued, now: number): PublishPacket | undefined {
     const packet = queued.packet;
     // Only the server expires messages; a client completes every message it accepted.
     if (!this.assignIds) return packet;

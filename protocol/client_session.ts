@@ -21,7 +21,7 @@ import type {
 } from "./packet.ts";
 import { ackPacket, protocolError, type PublishAck } from "./_session_common.ts";
 import { Receiver } from "./_receiver.ts";
-import { Sender } from "./_sender.ts";
+import { SenderBase } from "./_sender.ts";
 import { validateTopicFilter, validateTopicName } from "./topic.ts";
 
 export { ACK_DEFERRED, type PublishAck } from "./_session_common.ts";
@@ -200,7 +200,7 @@ export class ClientSession {
   readonly #output: ClientSessionOutput;
   readonly #pingTimeout: number | undefined;
   readonly #retry: boolean;
-  readonly #sender: Sender;
+  readonly #sender: SenderBase;
   readonly #receiver: Receiver;
   // SUBSCRIBE and UNSUBSCRIBE waiting for SUBACK/UNSUBACK.
   readonly #requests = new Map<number, SubscribePacket | UnsubscribePacket>();
@@ -233,14 +233,10 @@ export class ClientSession {
     this.#pingTimeout = timeout;
     this.#retry = options.retryOnSessionLoss ?? true;
     const send = (packet: Packet) => this.#send(packet);
-    this.#sender = new Sender(
-      false,
-      send,
-      (packet, ack) => {
-        this.#output.persist?.({ type: "deleteOutgoing", packetId: packet.packetId! });
-        this.#output.complete(packet, ack);
-      },
-    );
+    this.#sender = new SenderBase(send, (packet, ack) => {
+      this.#output.persist?.({ type: "deleteOutgoing", packetId: packet.packetId! });
+      this.#output.complete(packet, ack);
+    });
     this.#receiver = new Receiver("client", send, (packet) => this.#output.deliver(packet));
   }
 

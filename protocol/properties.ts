@@ -202,13 +202,21 @@ export const PROPERTIES: readonly PropertyInfo[] = [
   info(0x2a, "sharedSubscriptionAvailable", "byte", ["connack"], { boolean: true }),
 ];
 
-const BY_CONTEXT = new Map<PropertyContext, Map<number, PropertyInfo>>();
-for (const p of PROPERTIES) {
-  for (const c of p.contexts) {
-    let m = BY_CONTEXT.get(c);
-    if (m === undefined) BY_CONTEXT.set(c, m = new Map());
-    m.set(p.id, p);
+// Built on first use, so bundles that never look properties up by context leave it out.
+let byContext: Map<PropertyContext, Map<number, PropertyInfo>> | undefined;
+
+function contextMap(context: PropertyContext): Map<number, PropertyInfo> | undefined {
+  if (byContext === undefined) {
+    byContext = new Map();
+    for (const p of PROPERTIES) {
+      for (const c of p.contexts) {
+        let m = byContext.get(c);
+        if (m === undefined) byContext.set(c, m = new Map());
+        m.set(p.id, p);
+      }
+    }
   }
+  return byContext.get(context);
 }
 
 /**
@@ -228,7 +236,7 @@ for (const p of PROPERTIES) {
  * @returns The property description, or `undefined`.
  */
 export function propertyInfo(context: PropertyContext, id: number): PropertyInfo | undefined {
-  return BY_CONTEXT.get(context)?.get(id);
+  return contextMap(context)?.get(id);
 }
 
 /**
@@ -251,7 +259,7 @@ export function propertyInfoByName(
   context: PropertyContext,
   name: keyof Properties,
 ): PropertyInfo | undefined {
-  for (const p of BY_CONTEXT.get(context)?.values() ?? []) {
+  for (const p of contextMap(context)?.values() ?? []) {
     if (p.name === name) return p;
   }
   return undefined;

@@ -66,18 +66,22 @@ const PLUS = 0x2b;
 const HASH = 0x23;
 const DOLLAR = 0x24;
 
-const SPEC: Readonly<Record<TopicFault, string | undefined>> = {
-  "empty": "MQTT-4.7.3-1",
-  "null-character": "MQTT-4.7.3-2",
-  "lone-surrogate": "MQTT-1.5.4-1",
-  "too-long": "MQTT-4.7.3-3",
-  "too-many-levels": undefined,
-  "wildcard-in-name": "MQTT-4.7.0-1",
-  "misplaced-multi-level-wildcard": "MQTT-4.7.1-1",
-  "misplaced-single-level-wildcard": "MQTT-4.7.1-2",
-  "empty-share-name": "MQTT-4.8.2-1",
-  "invalid-share-name": "MQTT-4.8.2-2",
-  "missing-shared-filter": "MQTT-4.8.2-2",
+// Per fault: the normative id it breaks (v5), and why a value is refused, for error messages.
+const FAULTS: Readonly<Record<TopicFault, readonly [spec: string | undefined, reason: string]>> = {
+  "empty": ["MQTT-4.7.3-1", "it is empty"],
+  "null-character": ["MQTT-4.7.3-2", "it contains the null character U+0000"],
+  "lone-surrogate": ["MQTT-1.5.4-1", "it contains a lone surrogate, which has no UTF-8 form"],
+  "too-long": ["MQTT-4.7.3-3", "it encodes to more bytes than allowed"],
+  "too-many-levels": [undefined, "it has more levels than allowed"],
+  "wildcard-in-name": ["MQTT-4.7.0-1", 'a topic name must not contain "+" or "#"'],
+  "misplaced-multi-level-wildcard": ["MQTT-4.7.1-1", '"#" must be alone in the last level'],
+  "misplaced-single-level-wildcard": ["MQTT-4.7.1-2", '"+" must occupy a whole level'],
+  "empty-share-name": ["MQTT-4.8.2-1", 'the share name after "$share/" is empty'],
+  "invalid-share-name": ["MQTT-4.8.2-2", 'the share name must not contain "+" or "#"'],
+  "missing-shared-filter": [
+    "MQTT-4.8.2-2",
+    'the share name must be followed by "/" and a topic filter',
+  ],
 };
 
 /**
@@ -94,7 +98,7 @@ const SPEC: Readonly<Record<TopicFault, string | undefined>> = {
  * @returns The spec id, or `undefined` for `too-many-levels`, which is a local limit.
  */
 export function topicFaultSpec(fault: TopicFault): string | undefined {
-  return SPEC[fault];
+  return FAULTS[fault][0];
 }
 
 /**
@@ -420,22 +424,8 @@ function isLowSurrogate(c: number): boolean {
   return c >= 0xdc00 && c <= 0xdfff;
 }
 
-const REASONS: Readonly<Record<TopicFault, string>> = {
-  "empty": "it is empty",
-  "null-character": "it contains the null character U+0000",
-  "lone-surrogate": "it contains a lone surrogate, which has no UTF-8 form",
-  "too-long": "it encodes to more bytes than allowed",
-  "too-many-levels": "it has more levels than allowed",
-  "wildcard-in-name": 'a topic name must not contain "+" or "#"',
-  "misplaced-multi-level-wildcard": '"#" must be alone in the last level',
-  "misplaced-single-level-wildcard": '"+" must occupy a whole level',
-  "empty-share-name": 'the share name after "$share/" is empty',
-  "invalid-share-name": 'the share name must not contain "+" or "#"',
-  "missing-shared-filter": 'the share name must be followed by "/" and a topic filter',
-};
-
 function topicError(what: string, value: string, fault: TopicFault): Error {
-  const message = `Cannot use ${what} ${quote(value)}: ${REASONS[fault]}`;
+  const message = `Cannot use ${what} ${quote(value)}: ${FAULTS[fault][1]}`;
   return fault === TopicFault.TooLong || fault === TopicFault.TooManyLevels
     ? new RangeError(message)
     : new TypeError(message);
