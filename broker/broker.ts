@@ -983,7 +983,9 @@ class MqBroker implements Broker, ConnectionHost {
         const stored: PublishPacket = {
           type: "publish",
           topic: packet.topic,
-          payload: packet.payload,
+          // A decoded payload may be a view into a shared 32 KiB slab (protocol/_pool.ts);
+          // a retained message lives long, so it keeps its own copy and pins no slab.
+          payload: packet.payload.slice(),
           qos: packet.qos,
           retain: true,
           dup: false,

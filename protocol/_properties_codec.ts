@@ -37,14 +37,19 @@ const CONTEXTS: readonly PropertyContext[] = [
   "auth",
 ];
 
-// Per context: the allowed properties in table order (for writing) and by field name (for
-// validating the caller's keys).
-const ORDERED = new Map<PropertyContext, readonly PropertyInfo[]>();
-const BY_NAME = new Map<PropertyContext, ReadonlyMap<string, PropertyInfo>>();
-for (const context of CONTEXTS) {
-  const list = PROPERTIES.filter((p) => p.contexts.includes(context));
-  ORDERED.set(context, list);
-  BY_NAME.set(context, new Map(list.map((p) => [p.name, p])));
+// One property as allowed in one context: its description, its rank in table order (the
+// order it is written in) and the lowest value of an integer property.
+interface Entry {
+  readonly info: PropertyInfo;
+  readonly rank: number;
+  readonly min: number;
+}
+
+// Per context: the allowed properties by field name (to validate the caller's keys and find
+// their entry with one lookup) and in table order.
+interface Table {
+  readonly byName: ReadonlyMap<string, Entry>;
+  readonly ordered: readonly Entry[];
 }
 
 // Lower bounds above the wire type's zero: 0 is a Protocol Error for these (v5 §3.1.2.11.3,
@@ -56,6 +61,16 @@ const MINIMUM: Readonly<Partial<Record<keyof Properties, number>>> = {
   subscriptionIdentifier: 1,
   subscriptionIdentifiers: 1,
 };
+
+const TABLES = {} as Record<PropertyContext, Table>;
+for (const context of CONTEXTS) {
+  const ordered = PROPERTIES.filter((p) => p.contexts.includes(context)).map((info, rank) => ({
+    info,
+    rank,
+    min: MINIMUM[info.name] ?? 0,
+  }));
+  TABLES[context] = { byName: new Map(ordered.map((e) => [e.info.name, e])), ordered };
+}
 
 const MAX_BINARY = 65_535;
 
@@ -78,20 +93,20 @@ export function measureProperties(
   if (typeof props !== "object" || props === null || Array.isArray(props)) {
     throw new TypeError(`Cannot encode ${what}: properties must be an object`);
   }
-  const allowed = BY_NAME.get(context)!;
+  const allowed = TABLES[context].byName;
   let size = 0;
   for (const name in props) {
     const value = (props as Record<string, unknown>)[name];
     if (value === undefined) continue;
-    const info = allowed.get(name);
-    if (info === undefined) {
+    const entry = allowed.get(name);
+    if (entry === undefined) {
       throw new TypeError(
         `Cannot encode ${what}: property ${JSON.stringify(name)} is not allowed in ${
           context === "will" ? "will properties" : what
         }`,
       );
     }
-    size += measureProperty(info, value, what);
+    size += measureProperty(entry, value, what);
   }
   return size;
 }
@@ -111,7 +126,8 @@ export function isEmptyProperties(props: Properties | undefined): boolean {
   return true;
 }
 
-function measureProperty(info: PropertyInfo, value: unknown, what: string): number {
+function measureProperty(entry: Entry, value: unknown, what: string): number {
+  const info = entry.info;
   switch (info.type) {
     case "byte":
       if (info.boolean) {
@@ -122,20 +138,20 @@ function measureProperty(info: PropertyInfo, value: unknown, what: string): numb
       }
       return 2;
     case "uint16":
-      checkInteger(info, what, value, 0xffff);
+      checkInteger(entry, what, value, 0xffff);
       return 3;
     case "uint32":
-      checkInteger(info, what, value, 0xffff_ffff);
+      checkInteger(entry, what, value, 0xffff_ffff);
       return 5;
     case "varint": {
       if (!info.repeatable) {
-        checkInteger(info, what, value, MAX_VARINT);
+        checkInteger(entry, what, value, MAX_VARINT);
         return 1 + varintSize(value as number);
       }
       if (!Array.isArray(value)) throw notType(info, what, "an array of integers", value);
       let size = 0;
       for (const v of value) {
-        checkInteger(info, what, v, MAX_VARINT);
+        checkInteger(entry, what, v, MAX_VARINT);
         size += 1 + varintSize(v as number);
       }
       return size;
@@ -164,11 +180,11 @@ function measureProperty(info: PropertyInfo, value: unknown, what: string): numb
   }
 }
 
-function checkInteger(info: PropertyInfo, what: string, value: unknown, max: number): void {
-  if (typeof value !== "number") throw notType(info, what, "a number", value);
-  const min = MINIMUM[info.name] ?? 0;
+function checkInteger(entry: Entry, what: string, value: unknown, max: number): void {
+  if (typeof value !== "number") throw notType(entry.info, what, "a number", value);
+  const min = entry.min;
   if (!(Number.isInteger(value) && value >= min && value <= max)) {
-    throw outOfRange(info, what, min, max, value);
+    throw outOfRange(entry.info, what, min, max, value);
   }
 }
 
@@ -226,53 +242,77 @@ export function writeProperties(
   props: Properties,
   context: PropertyContext,
 ): number {
+  // Fields are usually given in table order: then one pass over the object's own few keys
+  // is enough, instead of a lookup of every property the context allows.
+  const table = TABLES[context];
+  const byName = table.byName;
   let p = offset;
-  for (const info of ORDERED.get(context)!) {
-    const value = props[info.name];
+  let rank = -1;
+  for (const name in props) {
+    const value = (props as Record<string, unknown>)[name];
     if (value === undefined) continue;
-    const id = info.id;
-    switch (info.type) {
-      case "byte":
-        buffer[p++] = id;
-        buffer[p++] = value === true ? 1 : value === false ? 0 : value as number;
-        break;
-      case "uint16":
-        buffer[p++] = id;
-        p = writeUint16(buffer, p, value as number);
-        break;
-      case "uint32":
-        buffer[p++] = id;
-        p = writeUint32(buffer, p, value as number);
-        break;
-      case "varint":
-        if (info.repeatable) {
-          for (const v of value as number[]) {
-            buffer[p++] = id;
-            p = writeVarint(buffer, p, v);
-          }
-        } else {
-          buffer[p++] = id;
-          p = writeVarint(buffer, p, value as number);
-        }
-        break;
-      case "utf8":
-        buffer[p++] = id;
-        p = writeString(buffer, p, value as string);
-        break;
-      case "binary":
-        buffer[p++] = id;
-        p = writeBinary(buffer, p, value as Uint8Array);
-        break;
-      case "pair":
-        for (const pair of value as UserProperty[]) {
-          buffer[p++] = id;
-          p = writeString(buffer, p, pair[0]);
-          p = writeString(buffer, p, pair[1]);
-        }
-        break;
-    }
+    const entry = byName.get(name)!;
+    if (entry.rank < rank) return writeOrdered(buffer, offset, props, table);
+    rank = entry.rank;
+    p = writeProperty(buffer, p, entry.info, value);
   }
   return p;
+}
+
+// Write the properties in table order whatever the order of the object's fields.
+function writeOrdered(buffer: Uint8Array, offset: number, props: Properties, table: Table): number {
+  let p = offset;
+  for (const entry of table.ordered) {
+    const value = props[entry.info.name];
+    if (value !== undefined) p = writeProperty(buffer, p, entry.info, value);
+  }
+  return p;
+}
+
+// Write one property (every occurrence of a repeatable one) measured before.
+function writeProperty(
+  buffer: Uint8Array,
+  offset: number,
+  info: PropertyInfo,
+  value: unknown,
+): number {
+  let p = offset;
+  const id = info.id;
+  switch (info.type) {
+    case "byte":
+      buffer[p++] = id;
+      buffer[p++] = value === true ? 1 : value === false ? 0 : value as number;
+      return p;
+    case "uint16":
+      buffer[p++] = id;
+      return writeUint16(buffer, p, value as number);
+    case "uint32":
+      buffer[p++] = id;
+      return writeUint32(buffer, p, value as number);
+    case "varint":
+      if (info.repeatable) {
+        for (const v of value as number[]) {
+          buffer[p++] = id;
+          p = writeVarint(buffer, p, v);
+        }
+        return p;
+      }
+      buffer[p++] = id;
+      return writeVarint(buffer, p, value as number);
+    case "utf8":
+      buffer[p++] = id;
+      return writeString(buffer, p, value as string);
+    case "binary":
+      buffer[p++] = id;
+      return writeBinary(buffer, p, value as Uint8Array);
+    case "pair":
+      for (const pair of value as UserProperty[]) {
+        buffer[p++] = id;
+        p = writeString(buffer, p, pair[0]);
+        p = writeString(buffer, p, pair[1]);
+      }
+      return p;
+  }
 }
 
 /**

@@ -17,7 +17,7 @@ import {
   PROPERTIES,
   type Properties,
   type PropertyContext,
-  propertyInfo,
+  type PropertyInfo,
   type UserProperty,
 } from "./properties.ts";
 import { type TopicFault, topicFaultSpec, topicNameFault } from "./topic.ts";
@@ -34,6 +34,30 @@ const KNOWN_PROPERTIES: ReadonlyMap<number, string> = new Map(
 /** Byte values of the two wildcards: `#` and `+`. */
 const HASH = 0x23;
 const PLUS = 0x2b;
+
+// Per context, the allowed properties indexed by identifier: one array load per property
+// instead of two Map lookups. Built once; never changed.
+const BY_ID: Readonly<Record<PropertyContext, readonly (PropertyInfo | undefined)[]>> = (() => {
+  const tables: Partial<Record<PropertyContext, (PropertyInfo | undefined)[]>> = {};
+  const size = Math.max(...PROPERTIES.map((p) => p.id)) + 1;
+  for (const p of PROPERTIES) {
+    for (const c of p.contexts) {
+      const table = tables[c] ??= new Array<PropertyInfo | undefined>(size).fill(undefined);
+      table[p.id] = p;
+    }
+  }
+  return tables as Record<PropertyContext, (PropertyInfo | undefined)[]>;
+})();
+
+// Strings up to this many bytes are remembered, to skip decoding a repeat.
+const MEMO_MAX = 256;
+
+// One remembered string: its bytes and its value; `length` is -1 until one is remembered.
+class Memo {
+  bytes: Uint8Array = EMPTY;
+  length = -1;
+  value = "";
+}
 
 /**
  * A cursor over `bytes[pos..end)`, the body of one packet (after the fixed header).
@@ -68,6 +92,12 @@ export class PacketReader {
   version: ProtocolVersion | undefined = undefined;
   /** Set by CONNECT decoding as soon as the protocol level is read and understood. */
   connectVersion: ProtocolVersion | undefined = undefined;
+  /** Whether a PUBLISH payload may be a view of `bytes` rather than a copy. */
+  viewPayloads = false;
+  // The last Topic Name read, and the last value of each UTF-8 property (by identifier): a
+  // connection tends to repeat them, and comparing bytes is cheaper than decoding them.
+  readonly #topicMemo = new Memo();
+  readonly #propertyMemos: (Memo | undefined)[] = [];
 
   /**
    * Point the reader at the body of a packet.
@@ -248,10 +278,15 @@ export class PacketReader {
         this.layoutSpec,
       );
     }
-    const s = decodeMqttString(this.bytes, start, end);
+    const b = this.bytes;
+    const memo = this.#topicMemo;
+    if (length === memo.length && this.#matches(memo, start, length)) {
+      this.pos = end;
+      return memo.value;
+    }
+    const s = decodeMqttString(b, start, end);
     if (typeof s !== "string") throw this.#utf8Error(what, s);
     // 4.7.1: "#" and "+" are single bytes that never occur inside a multi-byte sequence
-    const b = this.bytes;
     for (let i = start; i < end; i++) {
       const c = b[i]!;
       if (c === HASH || c === PLUS) {
@@ -259,7 +294,55 @@ export class PacketReader {
       }
     }
     this.pos = end;
+    this.#remember(memo, start, length, s);
     return s;
+  }
+
+  // Read a UTF-8 Encoded String through a memo of the last value read with it.
+  #memoString(memo: Memo, what: string): string {
+    const length = this.u16(`${what} length`);
+    const start = this.pos;
+    if (
+      length === memo.length && length <= this.end - start && this.#matches(memo, start, length)
+    ) {
+      this.pos = start + length;
+      return memo.value;
+    }
+    this.pos = start - 2;
+    const s = this.string(what);
+    this.#remember(memo, start, length, s);
+    return s;
+  }
+
+  // Whether bytes[start..start+length) are the bytes of the memo (length already compared).
+  // The last byte first, where topics sharing a prefix differ; then four bytes a step.
+  #matches(memo: Memo, start: number, length: number): boolean {
+    const b = this.bytes;
+    const last = memo.bytes;
+    if (length === 0) return true;
+    if (b[start + length - 1] !== last[length - 1]) return false;
+    const n = length - 1;
+    let i = 0;
+    for (const m = n & ~3; i < m; i += 4) {
+      const p = start + i;
+      if (
+        b[p] !== last[i] || b[p + 1] !== last[i + 1] || b[p + 2] !== last[i + 2] ||
+        b[p + 3] !== last[i + 3]
+      ) return false;
+    }
+    for (; i < n; i++) if (b[start + i] !== last[i]) return false;
+    return true;
+  }
+
+  // Remember a string that decoded and validated from bytes[start..start+length).
+  #remember(memo: Memo, start: number, length: number, value: string): void {
+    if (length > MEMO_MAX) return;
+    if (memo.bytes.length < length) memo.bytes = new Uint8Array(MEMO_MAX);
+    const b = this.bytes;
+    const last = memo.bytes;
+    for (let i = 0; i < length; i++) last[i] = b[start + i]!;
+    memo.length = length;
+    memo.value = value;
   }
 
   /**
@@ -288,7 +371,10 @@ export class PacketReader {
    * @returns The properties, or `undefined` when there are none.
    */
   properties(context: PropertyContext): Properties | undefined {
-    const length = this.varint("property length");
+    const bytes = this.bytes;
+    let length = this.pos < this.end ? bytes[this.pos]! : 0x80;
+    if (length < 0x80) this.pos++;
+    else length = this.varint("property length");
     if (length === 0) return undefined;
     const end = this.pos + length;
     const outerEnd = this.end;
@@ -301,9 +387,17 @@ export class PacketReader {
     this.end = end;
     const props: Properties = {};
     const fields = props as Record<string, unknown>;
+    const table = BY_ID[context];
+    // The identifiers seen so far, as bits (every identifier is below 64)
+    let seenLow = 0;
+    let seenHigh = 0;
     while (this.pos < end) {
-      const id = this.varint("property identifier");
-      const info = propertyInfo(context, id);
+      // Every identifier defined is below 0x80: a one-byte Variable Byte Integer
+      const first = bytes[this.pos]!;
+      let id = first;
+      if (first < 0x80) this.pos++;
+      else id = this.varint("property identifier");
+      const info = table[id];
       if (info === undefined) {
         // 2.2.2.2: an identifier not valid for the packet is a Malformed Packet
         throw this.malformed(
@@ -331,7 +425,7 @@ export class PacketReader {
           value = this.varint(name);
           break;
         case "utf8":
-          value = this.string(name);
+          value = this.#memoString(this.#propertyMemos[id] ??= new Memo(), name);
           break;
         case "binary":
           value = this.binary(name);
@@ -354,16 +448,19 @@ export class PacketReader {
         }
         continue;
       }
-      if (fields[name] !== undefined) {
+      const bit = 1 << (id & 31);
+      if (((id < 32 ? seenLow : seenHigh) & bit) !== 0) {
         throw this.protocolError(`property ${name} is repeated`, propertySpec(context, id));
       }
+      if (id < 32) seenLow |= bit;
+      else seenHigh |= bit;
       if (typeof value === "number") value = this.#checkValue(context, id, name, value);
       else if (id === 0x08) this.#checkResponseTopic(value as string);
       fields[name] = value;
     }
     this.end = outerEnd;
     // 3.1.2.11.10 (and 3.2.2.3.18, 3.15.2.2.3): data without a method is a Protocol Error
-    if (props.authenticationData !== undefined && props.authenticationMethod === undefined) {
+    if ((seenLow & (1 << 0x16)) !== 0 && (seenLow & (1 << 0x15)) === 0) {
       throw this.protocolError(
         "authentication data is present without an authentication method",
         propertySpec(context, 0x16),

@@ -33,6 +33,7 @@ import type {
 } from "./packet.ts";
 import { PACKET_NAMES } from "./packet.ts";
 import { hex, PacketReader, quote, varintTooLong } from "./_properties_reader.ts";
+import { copyOf } from "./_pool.ts";
 import { isValidReasonCode, type ReasonCodePacket } from "./reason_code.ts";
 import { topicFilterFault, topicNameFault } from "./topic.ts";
 import { readVarint, VarintStatus } from "./varint.ts";
@@ -67,6 +68,33 @@ export interface DecoderOptions {
    * (Packet too large) before its body is buffered.
    */
   maximumPacketSize?: number;
+  /**
+   * Whether PUBLISH payloads are copied out of the pushed chunk. Default `true`: a payload
+   * stays valid however the chunk is reused, and small ones are carved from a shared pool
+   * (see {@linkcode Decoder.push}).
+   *
+   * With `false`, a payload that lies wholly inside the chunk given to
+   * {@linkcode Decoder.push} is a view of that chunk (`chunk.subarray()`), as
+   * `mqtt-packet`'s parser returns it: no copy, but the payload changes if the caller later
+   * overwrites the chunk, and it keeps the whole chunk alive. Use it only when every chunk is
+   * a fresh array that is never written again (the Deno adapter, for one, reuses its read
+   * buffer). Payloads of packets split across chunks are still copied, and so is every other
+   * field.
+   *
+   * @example Payloads as views of the chunk
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Decoder } from "./decode.ts";
+   * const decoder = new Decoder({ protocolVersion: 4, copyPayloads: false });
+   * const chunk = new Uint8Array([0x30, 0x05, 0x00, 0x01, 0x74, 0x68, 0x69]);
+   * decoder.push(chunk);
+   * const packet = decoder.next();
+   * assert.ok(packet?.type === "publish");
+   * assert.equal(packet.payload.buffer, chunk.buffer);
+   * assert.deepEqual(packet.payload, new Uint8Array([0x68, 0x69]));
+   * ```
+   */
+  copyPayloads?: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -153,6 +181,7 @@ export class Decoder {
   #len = 0;
   #need = 0;
   readonly #reader = new PacketReader();
+  readonly #copyPayloads: boolean;
 
   /**
    * Create a decoder for one connection.
@@ -162,7 +191,8 @@ export class Decoder {
    * `protocolVersion`.
    */
   constructor(options: DecoderOptions = {}) {
-    const { protocolVersion, side, maximumPacketSize = MAX_PACKET_SIZE } = options;
+    const { protocolVersion, side, maximumPacketSize = MAX_PACKET_SIZE, copyPayloads = true } =
+      options;
     if (side !== undefined && side !== "server" && side !== "client") {
       throw new RangeError(
         `Cannot create decoder: side ${quote(String(side))} is not "server" or "client"`,
@@ -174,6 +204,12 @@ export class Decoder {
     this.#version = checkVersion(protocolVersion);
     this.#side = side;
     this.#maximumPacketSize = checkMaximum(maximumPacketSize);
+    if (typeof copyPayloads !== "boolean") {
+      throw new TypeError(
+        `Cannot create decoder: copyPayloads must be a boolean, got ${typeof copyPayloads}`,
+      );
+    }
+    this.#copyPayloads = copyPayloads;
     this.#reader.side = side;
   }
 
@@ -253,8 +289,14 @@ export class Decoder {
    * {@linkcode Decoder.error}.
    *
    * Complete packets are decoded at once, straight from `chunk`; only the incomplete tail is
-   * copied, so the caller may reuse `chunk` as soon as this returns. Ignored once the decoder
-   * has failed.
+   * copied, so the caller may reuse `chunk` as soon as this returns (unless the decoder was
+   * created with `copyPayloads: false`). Ignored once the decoder has failed.
+   *
+   * Decoded payloads never alias `chunk`, each other or anything the decoder reuses, and stay
+   * valid for good. Payloads of up to 2 KiB are carved from shared 32 KiB slabs, so one kept
+   * payload keeps its slab alive (`payload.buffer` is the slab): code that keeps a few
+   * payloads out of many for a long time, such as a retained-message store, should keep
+   * `payload.slice()` instead.
    *
    * @param chunk The bytes, of any length.
    * @throws {TypeError} When `chunk` is not a `Uint8Array` (API misuse, not a peer fault).
@@ -275,8 +317,11 @@ export class Decoder {
         this.#len = 0;
         this.#need = 0;
         if (buf.length > RETAIN_LIMIT) this.#buf = EMPTY;
+        // The decoder's own buffer is reused: payloads are always copied out of it
+        this.#reader.viewPayloads = false;
         this.#decode(buf, 0, need);
       }
+      this.#reader.viewPayloads = !this.#copyPayloads;
       while (off < n) {
         const total = this.#header(chunk, off, n);
         if (total === 0 || total > n - off) {
@@ -750,21 +795,22 @@ function decodePublish(r: PacketReader, flags: number): PublishPacket {
       "MQTT-4.7.3-1",
     );
   }
-  if (properties?.subscriptionIdentifiers !== undefined && r.side === "server") {
+  if (r.side === "server" && properties?.subscriptionIdentifiers !== undefined) {
     // 3.3.4: a client must not send a Subscription Identifier [MQTT-3.3.4-6]
     throw r.protocolError("a client sent a subscription identifier", "MQTT-3.3.4-6");
   }
-  const packet: PublishPacket = {
-    type: "publish",
-    topic,
-    payload: r.bytes.slice(r.pos, r.end),
-    qos,
-    retain: (flags & 1) !== 0,
-    dup: (flags & 8) !== 0,
-  };
-  if (packetId !== undefined) packet.packetId = packetId;
-  if (properties !== undefined) packet.properties = properties;
-  return packet;
+  const payload = r.viewPayloads ? r.bytes.subarray(r.pos, r.end) : copyOf(r.bytes, r.pos, r.end);
+  const retain = (flags & 1) !== 0;
+  const dup = (flags & 8) !== 0;
+  // Each packet is built in its final shape at once: no field is added afterwards
+  if (properties === undefined) {
+    return packetId === undefined
+      ? { type: "publish", topic, payload, qos, retain, dup }
+      : { type: "publish", topic, payload, qos, retain, dup, packetId };
+  }
+  return packetId === undefined
+    ? { type: "publish", topic, payload, qos, retain, dup, properties }
+    : { type: "publish", topic, payload, qos, retain, dup, packetId, properties };
 }
 
 type PubAckName = "puback" | "pubrec" | "pubrel" | "pubcomp";

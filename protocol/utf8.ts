@@ -258,9 +258,27 @@ export function validateMqttStringValue(s: string): number {
   if (typeof s !== "string") {
     throw new TypeError(`Cannot use ${typeof s} as an MQTT string: a string is required`);
   }
-  const bytes = utf8Length(s);
-  if (s.indexOf("\u0000") !== -1) {
-    throw new TypeError(`Cannot use string ${quote(s)}: it contains the null character U+0000`);
+  // utf8Length() and a search for U+0000 in one pass
+  const n = s.length;
+  let bytes = n;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) {
+      if (c === 0) {
+        throw new TypeError(
+          `Cannot use string ${quote(s)}: it contains the null character U+0000`,
+        );
+      }
+    } else if (c < 0x800) {
+      bytes += 1;
+    } else if (c < 0xd800 || c > 0xdfff) {
+      bytes += 2;
+    } else if (c < 0xdc00 && isLowSurrogate(s.charCodeAt(i + 1))) {
+      bytes += 2;
+      i++;
+    } else {
+      throw loneSurrogate(s, i);
+    }
   }
   if (bytes > MAX_STRING_BYTES) {
     throw new RangeError(
