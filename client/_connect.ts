@@ -7,8 +7,9 @@
  * @module
  */
 
-import { webSocketConnect } from "../socket/websocket.ts";
+import { webSocketConnect, type WebSocketConstructor } from "../socket/websocket.ts";
 import { MqttClient } from "./client.ts";
+import { ConnectionFailedError } from "./errors.ts";
 import type { ClientOptions, Transport } from "./options.ts";
 
 /**
@@ -21,10 +22,11 @@ export type TcpTransport = ((url: URL, options: ClientOptions) => Transport) | u
  * The transport for `url`, or `options.transport` when given.
  *
  * @param url A URL.
- * @param options Client options (TLS, WebSocket subprotocols, transport).
+ * @param options Client options (TLS, WebSocket subprotocols and constructor, transport).
  * @param tcp Makes TCP (TLS, unix) transports, if the runtime can.
  * @returns The transport.
  * @throws {TypeError} When the URL is invalid or its scheme unsupported here.
+ * @throws {ConnectionFailedError} For `ws:`/`wss:` without a `WebSocket` (option or global).
  */
 export function transportFor(
   url: string | URL,
@@ -40,10 +42,17 @@ export function transportFor(
   }
   const scheme = parsed.protocol;
   if (scheme === "ws:" || scheme === "wss:") {
+    const webSocket = options.webSocket ??
+      (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (!webSocket) {
+      const cause = new TypeError(
+        `Cannot connect to "${url}": no global WebSocket, pass the "webSocket" option`,
+      );
+      throw new ConnectionFailedError(cause.message, { cause });
+    }
     const href = parsed.href;
-    const protocols = options.webSocketProtocols;
     return ({ signal }) =>
-      webSocketConnect(href, protocols === undefined ? { signal } : { signal, protocols });
+      webSocketConnect(href, { signal, protocols: options.webSocketProtocols, webSocket });
   }
   if (tcp === undefined) {
     throw new TypeError(`Cannot connect to "${url}": scheme "${scheme}" is not ws: or wss: here`);

@@ -1,6 +1,7 @@
 /**
  * `connect()` for Deno, Bun and Node: `mqtt:`/`mqtts:`/`unix:` use the runtime's TCP
- * adapter (loaded on demand), `ws:`/`wss:` the standard `WebSocket`. Browsers use
+ * adapter (loaded on demand), `ws:`/`wss:` the standard `WebSocket` (or the `webSocket`
+ * option's, e.g. npm's `ws` on Node 20). Browsers use
  * `client/browser.ts`, which has the same API without the TCP path.
  *
  * @module
@@ -48,8 +49,9 @@ function tcpTransport(url: URL, options: ClientOptions): Transport {
  * Connect to an MQTT broker. The URL picks the transport: `mqtt://host:1883` (TCP),
  * `mqtts://host:8883` (TLS, see the `tls` option), `unix:///path/to/socket` (a unix domain
  * socket, where the runtime's adapter has them), `ws://host/path` and `wss://host/path`
- * (WebSocket; needs a global `WebSocket`, which Node 20 lacks). `options.transport`
- * replaces the URL's transport (e.g. an in-process memory socket).
+ * (WebSocket: the global `WebSocket`, or `options.webSocket`; Node 20 has no global, so pass
+ * `WebSocket` from npm's `ws` package there). `options.transport` replaces the URL's
+ * transport (e.g. an in-process memory socket).
  *
  * @example Connect to an in-process broker
  * ```ts
@@ -62,6 +64,15 @@ function tcpTransport(url: URL, options: ClientOptions): Transport {
  * await client.publish("hello", "world", { qos: 1 });
  * await client.end();
  * await broker.close();
+ * ```
+ *
+ * @example WebSocket on Node 20: pass `WebSocket` from npm's `ws` package
+ * ```ts ignore
+ * import { WebSocket } from "ws";
+ * import { connect } from "./connect.ts";
+ *
+ * const client = await connect("ws://localhost:8080/mqtt", { webSocket: WebSocket });
+ * await client.end();
  * ```
  *
  * @example A refused connection rejects with the reason code

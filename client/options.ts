@@ -8,8 +8,11 @@
 import type { AuthPacket, ProtocolVersion, QoS } from "../protocol/packet.ts";
 import type { Properties } from "../protocol/properties.ts";
 import type { Socket, TlsOptions } from "../socket/types.ts";
+import type { WebSocketConstructor } from "../socket/websocket.ts";
 import type { InFlightStore } from "./store.ts";
 import type { MessageHandler } from "./subscription.ts";
+
+export type { WebSocketConstructor, WebSocketLike } from "../socket/websocket.ts";
 
 /** Opens a connection to the broker; `connect()` picks one from the URL unless given. */
 export type Transport = (options: { signal: AbortSignal }) => Promise<Socket>;
@@ -102,6 +105,11 @@ export interface ClientOptions {
   tls?: TlsOptions;
   /** WebSocket subprotocols for `ws:`/`wss:`. Default `["mqtt"]`. */
   webSocketProtocols?: string[];
+  /**
+   * The `WebSocket` constructor for `ws:`/`wss:`. Default: the global `WebSocket`. Node 20
+   * has none: pass `WebSocket` from npm's `ws` package.
+   */
+  webSocket?: WebSocketConstructor;
   /** Open the connection with this instead of the URL's transport (memory sockets, tests). */
   transport?: Transport;
   /** Reconnection policy, or `false` to close when the connection is lost. */

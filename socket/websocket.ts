@@ -1,33 +1,54 @@
 // This module is browser compatible.
 /**
  * A WebSocket client {@linkcode Socket} over the standard global `WebSocket` (browsers,
- * Deno, Bun, Node 22+), speaking the `mqtt` subprotocol with binary frames.
+ * Deno, Bun, Node 22+) or a given constructor of the same shape (npm's `ws` on Node 20),
+ * speaking the `mqtt` subprotocol with binary frames.
  *
  * @module
  */
 
 import type { Socket, SocketAddress, SocketHandlers } from "./types.ts";
 
-/** The part of the standard `WebSocket` this module uses. */
-interface WebSocketLike {
+/**
+ * The part of a standard `WebSocket` object this module uses. The event handlers are only
+ * assigned, never called here, hence their `never` parameters: any handler type fits.
+ */
+export interface WebSocketLike {
+  /** Set to `"arraybuffer"`. */
   binaryType: string;
+  /** Bytes queued and not yet sent. */
   readonly bufferedAmount: number;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
-  onclose: ((event: { code: number; reason: string; wasClean: boolean }) => void) | null;
+  /** Called once open. */
+  onopen: ((event: never) => void) | null;
+  /** Called with each message; `data` must be an `ArrayBuffer` (binary frames). */
+  onmessage: ((event: never) => void) | null;
+  /** Called on an error, before `onclose`. */
+  onerror: ((event: never) => void) | null;
+  /** Called once closed, with `code` and `wasClean`. */
+  onclose: ((event: never) => void) | null;
+  /** Send a binary message. */
   send(data: Uint8Array): void;
-  close(code?: number, reason?: string): void;
+  /** Start the closing handshake. */
+  close(code?: number): void;
 }
 
-type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+/**
+ * A constructor with the shape of the standard `WebSocket`: the global one, or npm's `ws`
+ * package's `WebSocket` where there is no global (Node 20).
+ */
+export type WebSocketConstructor = new (url: string, protocols: string[]) => WebSocketLike;
 
 /** Options for {@linkcode webSocketConnect}. */
 export interface WebSocketConnectOptions {
   /** Subprotocols to offer. Defaults to `["mqtt"]`. */
-  protocols?: string[];
+  protocols?: string[] | undefined;
   /** Abort the connection attempt. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
+  /**
+   * The `WebSocket` constructor to use. Default: the global `WebSocket`. On Node 20, which
+   * has none, pass `WebSocket` from npm's `ws` package.
+   */
+  webSocket?: WebSocketConstructor | undefined;
 }
 
 /** Bytes buffered (by us and the runtime) past which `write()` returns `false`. */
@@ -226,7 +247,7 @@ class WebSocketSocket implements Socket {
     this.#error ??= new Error("Cannot continue WebSocket connection: transport error");
   };
 
-  #onClose = (event: { code: number; reason: string; wasClean: boolean }): void => {
+  #onClose = (event: { code: number; wasClean: boolean }): void => {
     if (!event.wasClean) {
       this.#error ??= new Error(`WebSocket closed abnormally: code ${event.code}`);
     }
@@ -256,8 +277,9 @@ class WebSocketSocket implements Socket {
 
 /**
  * Open a WebSocket connection (subprotocol `mqtt`, binary frames) and wrap it as a
- * {@linkcode Socket}. Uses the standard global `WebSocket`, so it works in browsers, Deno,
- * Bun and Node 22+, and rejects with a `TypeError` where there is none (Node 20).
+ * {@linkcode Socket}. Uses `options.webSocket`, else the standard global `WebSocket`
+ * (browsers, Deno, Bun, Node 22+); where there is none (Node 20) and no option, it rejects
+ * with a `TypeError` saying to pass `webSocket` (e.g. npm's `ws` package's `WebSocket`).
  *
  * `write()` returns `false` once the bytes buffered by the runtime (`bufferedAmount`) pass
  * 64 KiB; while above, `bufferedAmount` is polled on a timer until it falls back and
@@ -272,6 +294,15 @@ class WebSocketSocket implements Socket {
  * socket.close();
  * ```
  *
+ * @example On Node 20, pass npm's `ws` package's `WebSocket`
+ * ```ts ignore
+ * import { WebSocket } from "ws";
+ * import { webSocketConnect } from "./websocket.ts";
+ *
+ * const socket = await webSocketConnect("ws://localhost:8080/mqtt", { webSocket: WebSocket });
+ * socket.close();
+ * ```
+ *
  * @example Rejects without a `ws:` or `wss:` URL
  * ```ts
  * import assert from "node:assert/strict";
@@ -281,7 +312,7 @@ class WebSocketSocket implements Socket {
  * ```
  *
  * @param url A `ws:` or `wss:` URL.
- * @param options Subprotocols and an abort signal.
+ * @param options Subprotocols, an abort signal and the `WebSocket` constructor.
  * @returns The connected socket.
  */
 export function webSocketConnect(url: string, options?: WebSocketConnectOptions): Promise<Socket> {
@@ -298,9 +329,11 @@ export function webSocketConnect(url: string, options?: WebSocketConnectOptions)
       new TypeError(`Cannot connect to "${url}": protocol "${parsed.protocol}" is not ws: or wss:`),
     );
   }
-  const Ctor = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  const Ctor = options?.webSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (Ctor === undefined) {
-    return Promise.reject(new TypeError(`Cannot connect to "${url}": no global WebSocket`));
+    return Promise.reject(
+      new TypeError(`Cannot connect to "${url}": no global WebSocket, pass the "webSocket" option`),
+    );
   }
   const signal = options?.signal;
   if (signal?.aborted) return Promise.reject(signal.reason);
@@ -330,7 +363,7 @@ export function webSocketConnect(url: string, options?: WebSocketConnectOptions)
     };
     // An error is always followed by a close event.
     ws.onerror = null;
-    ws.onclose = (event): void => {
+    ws.onclose = (event: { code: number }): void => {
       cleanup();
       reject(new Error(`Cannot connect to "${url}": closed with code ${event.code}`));
     };
