@@ -13,8 +13,8 @@ import {
   ClientSession,
   type ClientSessionChange,
 } from "../protocol/client_session.ts";
-import { Decoder } from "../protocol/decode.ts";
-import { encodePacket, packetSize } from "../protocol/encode.ts";
+import { ClientDecoder } from "../protocol/client_decoder.ts";
+import { clientPacketSize, encodeClientPacket } from "../protocol/encode.ts";
 import { MqttError } from "../protocol/errors.ts";
 import type {
   AuthPacket,
@@ -205,7 +205,7 @@ export class MqttClient extends EventTarget {
   #state: ClientState = "connecting";
   #clientId: string;
   #socket: Socket | undefined;
-  #decoder: Decoder | undefined;
+  #decoder: ClientDecoder | undefined;
   #attempt: AbortController | undefined;
   #attemptDeadline: Deadline | undefined;
   #reconnects = 0;
@@ -284,7 +284,7 @@ export class MqttClient extends EventTarget {
         const socket = this.#socket;
         if (socket === undefined) return;
         const out = packet.type === "publish" ? this.#alias(packet) : packet;
-        const bytes = encodePacket(out, this.#version);
+        const bytes = encodeClientPacket(out, this.#version);
         if (this.#storeBusy === undefined) {
           socket.write(bytes);
           return;
@@ -1068,8 +1068,7 @@ export class MqttClient extends EventTarget {
     }
     this.#socket = socket;
     const maximumPacketSize = this.#options.properties?.maximumPacketSize;
-    this.#decoder = new Decoder({
-      side: "client",
+    this.#decoder = new ClientDecoder({
       protocolVersion: this.#version,
       ...(maximumPacketSize === undefined || this.#version !== 5 ? {} : { maximumPacketSize }),
     });
@@ -1381,7 +1380,7 @@ export class MqttClient extends EventTarget {
       packet.properties = properties;
     }
     // Validates the packet (throws TypeError/RangeError) before anything is queued.
-    packetSize(qos === 0 ? packet : { ...packet, packetId: 1 }, this.#version);
+    clientPacketSize(qos === 0 ? packet : { ...packet, packetId: 1 }, this.#version);
     return packet;
   }
 
@@ -1403,7 +1402,7 @@ export class MqttClient extends EventTarget {
     if (max !== undefined) {
       // A topic alias property may add 3 bytes.
       const size =
-        packetSize(packet.qos === 0 ? packet : { ...packet, packetId: 1 }, this.#version) +
+        clientPacketSize(packet.qos === 0 ? packet : { ...packet, packetId: 1 }, this.#version) +
         (this.#version === 5 && s.topicAliasMaximum > 0 ? 3 : 0);
       if (size > max) {
         throw new ServerLimitError(

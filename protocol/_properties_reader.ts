@@ -88,10 +88,8 @@ export class PacketReader {
   layoutSpec = "§2.1.4";
   /** The side that receives the packets, when known. */
   side: "server" | "client" | undefined = undefined;
-  /** The protocol version of the packet, when known. */
+  /** The protocol version, when known: set by the framing, and by CONNECT once understood. */
   version: ProtocolVersion | undefined = undefined;
-  /** Set by CONNECT decoding as soon as the protocol level is read and understood. */
-  connectVersion: ProtocolVersion | undefined = undefined;
   /** Whether a PUBLISH payload may be a view of `bytes` rather than a copy. */
   viewPayloads = false;
   // The last Topic Name read, and the last value of each UTF-8 property (by identifier): a

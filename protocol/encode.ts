@@ -48,6 +48,14 @@ import { isValidReasonCode, type ReasonCodePacket } from "./reason_code.ts";
 import { allocate } from "./_pool.ts";
 
 type AckPacket = PubackPacket | PubrecPacket | PubrelPacket | PubcompPacket;
+type Measure = (packet: Packet, version: ProtocolVersion) => number;
+type Write = (
+  packet: Packet,
+  version: ProtocolVersion,
+  buffer: Uint8Array,
+  offset: number,
+  remaining: number,
+) => number;
 
 // Results of the last measure(), read by the write step that always follows it at once.
 // Encoding is synchronous, so nothing can run in between.
@@ -94,7 +102,7 @@ const MAX_KEPT_TOPIC = 1_024;
  * @throws {RangeError} When a value is out of range or the packet is too large.
  */
 export function packetSize(packet: Packet, version: ProtocolVersion): number {
-  const remaining = measure(packet, version);
+  const remaining = measure(packet, version, measureServerOnly);
   return 1 + varintSize(remaining) + remaining;
 }
 
@@ -129,14 +137,14 @@ export function writePacket(
   if (!(buffer instanceof Uint8Array)) {
     throw new TypeError("Cannot write packet: the buffer must be a Uint8Array");
   }
-  const remaining = measure(packet, version);
+  const remaining = measure(packet, version, measureServerOnly);
   const total = 1 + varintSize(remaining) + remaining;
   if (!(Number.isInteger(offset) && offset >= 0 && offset + total <= buffer.length)) {
     throw new RangeError(
       `Cannot write ${packet.type.toUpperCase()}: ${total} bytes do not fit in a buffer of ${buffer.length} bytes from offset ${offset}`,
     );
   }
-  return write(packet, version, buffer, offset, remaining);
+  return write(packet, version, buffer, offset, remaining, writeServerOnly);
 }
 
 /**
@@ -161,17 +169,136 @@ export function writePacket(
  * @throws {RangeError} When a value is out of range or the packet is too large.
  */
 export function encodePacket(packet: Packet, version: ProtocolVersion): Uint8Array {
-  const remaining = measure(packet, version);
+  const remaining = measure(packet, version, measureServerOnly);
   const buffer = allocate(1 + varintSize(remaining) + remaining);
-  write(packet, version, buffer, 0, remaining);
+  write(packet, version, buffer, 0, remaining, writeServerOnly);
   return buffer;
+}
+
+/**
+ * As {@linkcode packetSize}, for the packets a client sends: CONNECT, PUBLISH, PUBACK,
+ * PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT and AUTH. A client
+ * bundle that uses only the client functions leaves out the code of the other packets.
+ *
+ * @example Size of a SUBSCRIBE
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { clientPacketSize } from "./encode.ts";
+ * import type { SubscribePacket } from "./packet.ts";
+ * const packet: SubscribePacket = {
+ *   type: "subscribe",
+ *   packetId: 1,
+ *   subscriptions: [{ filter: "a/#", qos: 1 }],
+ * };
+ * assert.equal(clientPacketSize(packet, 4), 10);
+ * ```
+ *
+ * @param packet The packet.
+ * @param version The protocol version to encode for.
+ * @returns The size in bytes, fixed header included.
+ * @throws {TypeError} When the packet is one only a server sends (CONNACK, SUBACK, UNSUBACK,
+ * PINGRESP), is malformed or breaks a rule of the protocol.
+ * @throws {RangeError} When a value is out of range or the packet is too large.
+ */
+export function clientPacketSize(packet: Packet, version: ProtocolVersion): number {
+  const remaining = measure(packet, version, refuseServerOnly);
+  return 1 + varintSize(remaining) + remaining;
+}
+
+/**
+ * As {@linkcode writePacket}, for the packets a client sends (see
+ * {@linkcode clientPacketSize}).
+ *
+ * @example Write a PINGREQ, and refuse a PINGRESP
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeClientPacket } from "./encode.ts";
+ * const buffer = new Uint8Array(2);
+ * assert.equal(writeClientPacket({ type: "pingreq" }, 4, buffer, 0), 2);
+ * assert.deepEqual(buffer, new Uint8Array([0xc0, 0x00]));
+ * assert.throws(() => writeClientPacket({ type: "pingresp" }, 4, buffer, 0), TypeError);
+ * ```
+ *
+ * @param packet The packet.
+ * @param version The protocol version to encode for.
+ * @param buffer The destination.
+ * @param offset Where the packet starts.
+ * @returns The offset just past the packet.
+ * @throws {TypeError} When the packet is one only a server sends, is malformed or breaks a
+ * rule of the protocol.
+ * @throws {RangeError} When a value is out of range, the packet is too large, or it does not
+ * fit in `buffer` from `offset`.
+ */
+export function writeClientPacket(
+  packet: Packet,
+  version: ProtocolVersion,
+  buffer: Uint8Array,
+  offset: number,
+): number {
+  checkBuffer(buffer);
+  const remaining = measure(packet, version, refuseServerOnly);
+  checkFits(packet, remaining, buffer, offset);
+  return write(packet, version, buffer, offset, remaining, refuseServerOnly);
+}
+
+/**
+ * As {@linkcode encodePacket}, for the packets a client sends (see
+ * {@linkcode clientPacketSize}): the same bytes, one allocation.
+ *
+ * @example Encode a PUBLISH, and refuse a CONNACK
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeClientPacket, encodePacket } from "./encode.ts";
+ * const publish = {
+ *   type: "publish",
+ *   topic: "t",
+ *   payload: new Uint8Array([1]),
+ *   qos: 0,
+ *   retain: false,
+ *   dup: false,
+ * } as const;
+ * assert.deepEqual(encodeClientPacket(publish, 5), encodePacket(publish, 5));
+ * const connack = { type: "connack", sessionPresent: false, reasonCode: 0 } as const;
+ * assert.throws(() => encodeClientPacket(connack, 5), TypeError);
+ * ```
+ *
+ * @param packet The packet.
+ * @param version The protocol version to encode for.
+ * @returns The encoded bytes.
+ * @throws {TypeError} When the packet is one only a server sends, is malformed or breaks a
+ * rule of the protocol.
+ * @throws {RangeError} When a value is out of range or the packet is too large.
+ */
+export function encodeClientPacket(packet: Packet, version: ProtocolVersion): Uint8Array {
+  const remaining = measure(packet, version, refuseServerOnly);
+  const buffer = allocate(1 + varintSize(remaining) + remaining);
+  write(packet, version, buffer, 0, remaining, refuseServerOnly);
+  return buffer;
+}
+
+function checkBuffer(buffer: Uint8Array): void {
+  if (!(buffer instanceof Uint8Array)) {
+    throw new TypeError("Cannot write packet: the buffer must be a Uint8Array");
+  }
+}
+
+function checkFits(packet: Packet, remaining: number, buffer: Uint8Array, offset: number): void {
+  const total = 1 + varintSize(remaining) + remaining;
+  if (!(Number.isInteger(offset) && offset >= 0 && offset + total <= buffer.length)) {
+    throw new RangeError(
+      `Cannot write ${packet.type.toUpperCase()}: ${total} bytes do not fit in a buffer of ${buffer.length} bytes from offset ${offset}`,
+    );
+  }
 }
 
 // ---------------------------------------------------------------------------------------
 // Measuring and validation
 
-/** Validate a packet and return its Remaining Length; sets propsLength and willPropsLength. */
-function measure(packet: Packet, version: ProtocolVersion): number {
+/**
+ * Validate a packet and return its Remaining Length; sets propsLength and willPropsLength.
+ * The packets a client sends are measured here; `other` measures (or refuses) the rest.
+ */
+function measure(packet: Packet, version: ProtocolVersion, other: Measure): number {
   if (version !== 3 && version !== 4 && version !== 5) {
     throw new RangeError(
       `Cannot encode packet: protocol version ${String(version)} is not 3, 4 or 5`,
@@ -196,23 +323,13 @@ function measure(packet: Packet, version: ProtocolVersion): number {
     case "connect":
       remaining = measureConnect(packet, version);
       break;
-    case "connack":
-      remaining = measureConnack(packet, version);
-      break;
     case "subscribe":
       remaining = measureSubscribe(packet, version);
-      break;
-    case "suback":
-      remaining = measureSuback(packet, version);
       break;
     case "unsubscribe":
       remaining = measureUnsubscribe(packet, version);
       break;
-    case "unsuback":
-      remaining = measureUnsuback(packet, version);
-      break;
     case "pingreq":
-    case "pingresp":
       remaining = 0;
       break;
     case "disconnect":
@@ -220,11 +337,7 @@ function measure(packet: Packet, version: ProtocolVersion): number {
       remaining = measureDisconnectOrAuth(packet, version);
       break;
     default:
-      throw new TypeError(
-        `Cannot encode packet: unknown type ${
-          JSON.stringify((packet as { type: unknown }).type) ?? "undefined"
-        }`,
-      );
+      remaining = other(packet, version);
   }
   // 2.1.4: the Remaining Length is a Variable Byte Integer
   if (remaining > MAX_VARINT) {
@@ -233,6 +346,35 @@ function measure(packet: Packet, version: ProtocolVersion): number {
     );
   }
   return remaining;
+}
+
+/** measure() of the packets only a server sends. */
+function measureServerOnly(packet: Packet, version: ProtocolVersion): number {
+  switch (packet.type) {
+    case "connack":
+      return measureConnack(packet, version);
+    case "suback":
+      return measureSuback(packet, version);
+    case "unsuback":
+      return measureUnsuback(packet, version);
+    case "pingresp":
+      return 0;
+  }
+  throw unknownType(packet);
+}
+
+/** In place of measure() and write() of the packets only a server sends, for a client. */
+function refuseServerOnly(packet: Packet): never {
+  const type = String((packet as { type: unknown }).type).toUpperCase();
+  throw new TypeError(`Cannot encode ${type}: a client never sends it`);
+}
+
+function unknownType(packet: Packet): TypeError {
+  return new TypeError(
+    `Cannot encode packet: unknown type ${
+      JSON.stringify((packet as { type: unknown }).type) ?? "undefined"
+    }`,
+  );
 }
 
 function measurePublish(p: PublishPacket, version: ProtocolVersion): number {
@@ -604,12 +746,14 @@ function checkNonEmptyArray(value: unknown, what: string, field: string, spec: s
 // ---------------------------------------------------------------------------------------
 // Writing (after measure(), which validated everything and set the property lengths)
 
+/** Write a packet a client sends; `other` writes (or refuses) the rest. */
 function write(
   packet: Packet,
   version: ProtocolVersion,
   buffer: Uint8Array,
   offset: number,
   remaining: number,
+  other: Write,
 ): number {
   switch (packet.type) {
     case "publish": {
@@ -652,14 +796,6 @@ function write(
     }
     case "connect":
       return writeConnect(packet, version, buffer, offset, remaining);
-    case "connack": {
-      buffer[offset] = 0x20;
-      let p = writeVarint(buffer, offset + 1, remaining);
-      buffer[p++] = packet.sessionPresent ? 1 : 0;
-      buffer[p++] = packet.reasonCode;
-      if (version === 5) p = writePropertyBlock(buffer, p, packet.properties, "connack");
-      return p;
-    }
     case "subscribe": {
       // 3.8.1: SUBSCRIBE's fixed header flags are 0b0010 [MQTT-3.8.1-1]
       buffer[offset] = 0x82;
@@ -671,6 +807,49 @@ function write(
         buffer[p++] = s.qos | (s.noLocal ? 0x04 : 0) | (s.retainAsPublished ? 0x08 : 0) |
           ((s.retainHandling ?? 0) << 4);
       }
+      return p;
+    }
+    case "unsubscribe": {
+      // 3.10.1: UNSUBSCRIBE's fixed header flags are 0b0010 [MQTT-3.10.1-1]
+      buffer[offset] = 0xa2;
+      let p = writeVarint(buffer, offset + 1, remaining);
+      p = writeUint16(buffer, p, packet.packetId);
+      if (version === 5) p = writePropertyBlock(buffer, p, packet.properties, "unsubscribe");
+      for (const filter of packet.filters) p = writeString(buffer, p, filter);
+      return p;
+    }
+    case "pingreq":
+      buffer[offset] = 0xc0;
+      buffer[offset + 1] = 0;
+      return offset + 2;
+    case "disconnect":
+    case "auth": {
+      buffer[offset] = packet.type === "disconnect" ? 0xe0 : 0xf0;
+      let p = writeVarint(buffer, offset + 1, remaining);
+      if (remaining > 0) buffer[p++] = packet.reasonCode ?? 0;
+      if (remaining > 1) p = writePropertyBlock(buffer, p, packet.properties, packet.type);
+      return p;
+    }
+    default:
+      return other(packet, version, buffer, offset, remaining);
+  }
+}
+
+/** write() of the packets only a server sends. */
+function writeServerOnly(
+  packet: Packet,
+  version: ProtocolVersion,
+  buffer: Uint8Array,
+  offset: number,
+  remaining: number,
+): number {
+  switch (packet.type) {
+    case "connack": {
+      buffer[offset] = 0x20;
+      let p = writeVarint(buffer, offset + 1, remaining);
+      buffer[p++] = packet.sessionPresent ? 1 : 0;
+      buffer[p++] = packet.reasonCode;
+      if (version === 5) p = writePropertyBlock(buffer, p, packet.properties, "connack");
       return p;
     }
     case "suback":
@@ -686,29 +865,13 @@ function write(
       }
       return p;
     }
-    case "unsubscribe": {
-      // 3.10.1: UNSUBSCRIBE's fixed header flags are 0b0010 [MQTT-3.10.1-1]
-      buffer[offset] = 0xa2;
-      let p = writeVarint(buffer, offset + 1, remaining);
-      p = writeUint16(buffer, p, packet.packetId);
-      if (version === 5) p = writePropertyBlock(buffer, p, packet.properties, "unsubscribe");
-      for (const filter of packet.filters) p = writeString(buffer, p, filter);
-      return p;
-    }
-    case "pingreq":
     case "pingresp":
-      buffer[offset] = packet.type === "pingreq" ? 0xc0 : 0xd0;
+      buffer[offset] = 0xd0;
       buffer[offset + 1] = 0;
       return offset + 2;
-    case "disconnect":
-    case "auth": {
-      buffer[offset] = packet.type === "disconnect" ? 0xe0 : 0xf0;
-      let p = writeVarint(buffer, offset + 1, remaining);
-      if (remaining > 0) buffer[p++] = packet.reasonCode ?? 0;
-      if (remaining > 1) p = writePropertyBlock(buffer, p, packet.properties, packet.type);
-      return p;
-    }
   }
+  // measure() refused every other type
+  throw unknownType(packet);
 }
 
 function writeConnect(

@@ -36,6 +36,7 @@ export * from "./utf8.ts";
 export * from "./topic.ts";
 export * from "./encode.ts";
 export * from "./decode.ts";
+export * from "./client_decoder.ts";
 export * from "./publish_template.ts";
 export * from "./packet_id.ts";
 export * from "./client_session.ts";
