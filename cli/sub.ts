@@ -121,9 +121,9 @@ export async function runSub(o: SubOptions, host: CliHost): Promise<number> {
     }
     if (o.noRetained && m.retain) return;
     for (const filter of o.filterOut) if (matchTopic(filter, m.topic)) return;
-    if (o.randomFilter < 100 && Math.random() * 100 >= o.randomFilter) return;
     if (o.removeRetained && m.retain) publishRemoval(m.topic);
-    printMessage(m, o, host);
+    // As in mosquitto_sub, --random-filter only skips the printing: -C still counts the message.
+    if (o.randomFilter >= 100 || Math.random() * 100 < o.randomFilter) printMessage(m, o, host);
     if (o.count !== undefined && ++received >= o.count) {
       processing = false;
       finish(0);

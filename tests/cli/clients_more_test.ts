@@ -1,0 +1,295 @@
+/**
+ * `mq sub --retain-handling` and `--random-filter` in-process against our broker.
+ */
+import { describe, test, type TestContext } from "../_testing.ts";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { chmodSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { opensslSkip } from "../conformance/_tls.ts";
+import { freePort, mosquittoMissing, startMosquitto, tempDir } from "./_mosquitto.ts";
+import { runTool, type Tool } from "./_mq.ts";
+import { startBroker } from "../../broker/mod.ts";
+import type { Broker } from "../../broker/mod.ts";
+import { main } from "../../cli/mq.ts";
+import { runPub } from "../../cli/pub.ts";
+import { runRr } from "../../cli/rr.ts";
+import { runSub } from "../../cli/sub.ts";
+import { type FakeHost, fakeHost, type FakeHostOptions } from "./_fake_host.ts";
+
+const T = { timeout: 30_000 };
+const clients = { pub: runPub, sub: runSub, rr: runRr };
+
+async function broker(t: TestContext): Promise<{ b: Broker; port: string }> {
+  const b = await startBroker({ listeners: [{ hostname: "127.0.0.1", port: 0 }], sysInterval: 0 });
+  t.after(() => b.close());
+  return { b, port: String(b.addresses[0]!.port) };
+}
+
+function mq(
+  args: string[],
+  options: FakeHostOptions = {},
+): { host: FakeHost; code: Promise<number> } {
+  const host = fakeHost({ env: { XDG_CONFIG_HOME: "/none" }, ...options, args });
+  return { host, code: main(args, host, { clients }) };
+}
+
+function subscribed(b: Broker, filter: string): Promise<void> {
+  return new Promise((resolve) => {
+    const off = b.on("subscribe", (event) => {
+      if (event.subscriptions.some((s) => s.filter === filter)) {
+        off();
+        resolve();
+      }
+    });
+  });
+}
+
+describe("mq sub options in-process", () => {
+  test("runSub() --retain-handling 2 skips the retained message, 0 delivers it", T, async (t) => {
+    const { b, port } = await broker(t);
+    const kept = mq(["pub", "-p", port, "-t", "r/t", "-m", "kept", "-r", "-q", "1"]);
+    assert.equal(await kept.code, 0, kept.host.err.text);
+
+    const ready = subscribed(b, "r/t");
+    const never = mq([
+      "sub",
+      "-p",
+      port,
+      "-V",
+      "5",
+      "-t",
+      "r/t",
+      "--retain-handling",
+      "2",
+      "-C",
+      "1",
+    ]);
+    await ready;
+    const fresh = mq(["pub", "-p", port, "-t", "r/t", "-m", "live"]);
+    assert.equal(await fresh.code, 0, fresh.host.err.text);
+    assert.equal(await never.code, 0, never.host.err.text);
+    assert.equal(never.host.out.text, "live\n");
+
+    const always = mq([
+      "sub",
+      "-p",
+      port,
+      "-V",
+      "5",
+      "-t",
+      "r/t",
+      "--retain-handling",
+      "0",
+      "-C",
+      "1",
+    ]);
+    assert.equal(await always.code, 0, always.host.err.text);
+    assert.equal(always.host.out.text, "kept\n");
+  });
+
+  test("runSub() --random-filter 100 prints every message", T, async (t) => {
+    const { b, port } = await broker(t);
+    const ready = subscribed(b, "f/t");
+    const sub = mq([
+      "sub",
+      "-p",
+      port,
+      "-t",
+      "f/t",
+      "-q",
+      "1",
+      "-C",
+      "5",
+      "--random-filter",
+      "100",
+    ]);
+    await ready;
+    const pub = mq(["pub", "-p", port, "-t", "f/t", "-q", "1", "-l"], { stdin: "1\n2\n3\n4\n5\n" });
+    assert.equal(await pub.code, 0, pub.host.err.text);
+    assert.equal(await sub.code, 0, sub.host.err.text);
+    assert.equal(sub.host.out.text, "1\n2\n3\n4\n5\n");
+  });
+
+  test("runSub() --random-filter 50 prints about half, and -C counts the skipped", T, async (t) => {
+    const { b, port } = await broker(t);
+    const ready = subscribed(b, "h/t");
+    const sub = mq([
+      "sub",
+      "-p",
+      port,
+      "-t",
+      "h/t",
+      "-q",
+      "1",
+      "-C",
+      "400",
+      "--random-filter",
+      "50",
+    ]);
+    await ready;
+    const lines = Array.from({ length: 400 }, (_, i) => String(i));
+    const pub = mq(["pub", "-p", port, "-t", "h/t", "-q", "1", "-l"], { stdin: lines.join("\n") });
+    assert.equal(await pub.code, 0, pub.host.err.text);
+    assert.equal(await sub.code, 0, sub.host.err.text); // ends after 400 received, not printed
+    const printed = sub.host.out.text.split("\n").slice(0, -1).map(Number);
+    // Binomial(400, 0.5): 100..300 is ten standard deviations either side.
+    assert.ok(printed.length >= 100 && printed.length <= 300, `printed ${printed.length}`);
+    for (let i = 1; i < printed.length; i++) assert.ok(printed[i]! > printed[i - 1]!);
+  });
+});
+
+/** A CA, a server certificate for 127.0.0.1/localhost and one for another name, PEM files. */
+function makeCa(t: TestContext): string {
+  const dir = tempDir(t);
+  const ssl = (args: string[]) => execFileSync("openssl", args, { stdio: "pipe", cwd: dir });
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  ssl([
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=mq test CA",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ]);
+  for (
+    const [name, san] of [["good", "DNS:localhost,IP:127.0.0.1"], ["bad", "DNS:wrong.example"]]
+  ) {
+    writeFileSync(
+      join(dir, `${name}.ext`),
+      `subjectAltName=${san}\nbasicConstraints=critical,CA:FALSE\n` +
+        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+    );
+    ssl([
+      "req",
+      "-new",
+      ...ec,
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.csr`,
+      "-subj",
+      `/CN=${name}`,
+    ]);
+    ssl([
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      `${name}.pem`,
+      "-days",
+      "2",
+      "-extfile",
+      `${name}.ext`,
+    ]);
+    chmodSync(join(dir, `${name}.key`), 0o644);
+  }
+  return dir;
+}
+
+const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
+const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
+const tlsSkip = opensslSkip ||
+  mosquittoMissing("/usr/bin/mosquitto_sub", "/usr/bin/mosquitto_pub") ||
+  false;
+
+describe("mq pub and sub over TLS against mosquitto", { skip: tlsSkip }, () => {
+  for (const tool of ["mq", "mosquitto"] as Tool[]) {
+    test(`${tool} pub and sub --cafile round trip, and verification failures`, T, async (t) => {
+      const dir = makeCa(t);
+      const bad = await freePort();
+      const port = String(
+        await startMosquitto(
+          t,
+          `cafile ${dir}/ca.pem\ncertfile ${dir}/good.pem\n` +
+            `keyfile ${dir}/good.key\nallow_anonymous true\nlistener ${bad} 127.0.0.1\n` +
+            `cafile ${dir}/ca.pem\ncertfile ${dir}/bad.pem\nkeyfile ${dir}/bad.key\n`,
+        ),
+      );
+      const ca = ["--cafile", `${dir}/ca.pem`, "-h", "127.0.0.1"];
+      const sub = runTool(tool, "sub", [...ca, "-p", port, "-t", "t", "-C", "1", "-W", "10"]);
+      // Retained, so the subscriber gets it whenever it subscribes: no race.
+      const pub = await runTool(tool, "pub", [...ca, "-p", port, "-t", "t", "-m", "hello", "-r"]);
+      assert.equal(pub.code, 0, pub.stderr);
+      const got = await sub;
+      assert.equal(got.code, 0, got.stderr);
+      assert.equal(new TextDecoder().decode(got.stdout), "hello\n");
+
+      if (tool === "mosquitto") return;
+      for (
+        const args of [[...ca, "-p", String(bad)], [
+          "-h",
+          "127.0.0.1",
+          "--tls-use-os-certs",
+          "-p",
+          port,
+        ]]
+      ) {
+        const failed = await runTool(tool, "pub", [...args, "-t", "t", "-m", "x"]);
+        assert.equal(failed.code, 1, failed.stderr);
+        assert.equal(failed.stderr.trimEnd().split("\n").length, 1, failed.stderr);
+      }
+    });
+
+    const bunSkip = tool === "mq" && isBun
+      ? 'Bun: --insecure against a mismatched name ends in "connection closed" (socket/bun.ts)'
+      : false;
+    test(`${tool} sub --insecure accepts a certificate for another name`, {
+      ...T,
+      skip: bunSkip,
+    }, async (t) => {
+      const dir = makeCa(t);
+      const bad = await startMosquitto(
+        t,
+        `cafile ${dir}/ca.pem\ncertfile ${dir}/bad.pem\n` +
+          `keyfile ${dir}/bad.key\nallow_anonymous true\n`,
+      );
+      const ca = ["--cafile", `${dir}/ca.pem`, "-h", "127.0.0.1"];
+      const pub = await runTool(tool, "pub", [
+        ...ca,
+        "--insecure",
+        "-p",
+        String(bad),
+        "-t",
+        "t",
+        "-m",
+        "hello",
+        "-r",
+      ]);
+      if (!(tool === "mq" && isDeno)) assert.equal(pub.code, 0, pub.stderr);
+      const insecure = await runTool(tool, "sub", [
+        ...ca,
+        "--insecure",
+        "-p",
+        String(bad),
+        "-t",
+        "t",
+        "-C",
+        "1",
+      ]);
+      if (tool === "mq" && isDeno) {
+        // Deno.connectTls has no switch to skip verification: one error line, exit 1.
+        assert.equal(insecure.code, 1, insecure.stderr);
+        assert.equal(insecure.stderr.trimEnd().split("\n").length, 1, insecure.stderr);
+      } else {
+        assert.equal(insecure.code, 0, insecure.stderr);
+        assert.equal(new TextDecoder().decode(insecure.stdout), "hello\n");
+      }
+    });
+  }
+});
