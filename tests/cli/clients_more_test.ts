@@ -9,42 +9,9 @@ import { join } from "node:path";
 import { opensslSkip } from "../conformance/_tls.ts";
 import { freePort, mosquittoMissing, startMosquitto, tempDir } from "./_mosquitto.ts";
 import { runTool, type Tool } from "./_mq.ts";
-import { startBroker } from "../../broker/mod.ts";
-import type { Broker } from "../../broker/mod.ts";
-import { main } from "../../cli/mq.ts";
-import { runPub } from "../../cli/pub.ts";
-import { runRr } from "../../cli/rr.ts";
-import { runSub } from "../../cli/sub.ts";
-import { type FakeHost, fakeHost, type FakeHostOptions } from "./_fake_host.ts";
+import { broker, mq, subscribed } from "./_in_process.ts";
 
 const T = { timeout: 30_000 };
-const clients = { pub: runPub, sub: runSub, rr: runRr };
-
-async function broker(t: TestContext): Promise<{ b: Broker; port: string }> {
-  const b = await startBroker({ listeners: [{ hostname: "127.0.0.1", port: 0 }], sysInterval: 0 });
-  t.after(() => b.close());
-  return { b, port: String(b.addresses[0]!.port) };
-}
-
-function mq(
-  args: string[],
-  options: FakeHostOptions = {},
-): { host: FakeHost; code: Promise<number> } {
-  const host = fakeHost({ env: { XDG_CONFIG_HOME: "/none" }, ...options, args });
-  return { host, code: main(args, host, { clients }) };
-}
-
-function subscribed(b: Broker, filter: string): Promise<void> {
-  return new Promise((resolve) => {
-    const off = b.on("subscribe", (event) => {
-      if (event.subscriptions.some((s) => s.filter === filter)) {
-        off();
-        resolve();
-      }
-    });
-  });
-}
-
 describe("mq sub options in-process", () => {
   test("runSub() --retain-handling 2 skips the retained message, 0 delivers it", T, async (t) => {
     const { b, port } = await broker(t);

@@ -2,7 +2,7 @@
  * `mq pub`, `mq sub` and `mq rr` run in-process with the fake host against the in-process
  * broker on a loopback port.
  */
-import { describe, test, type TestContext } from "../_testing.ts";
+import { describe, test } from "../_testing.ts";
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import * as net from "node:net";
@@ -10,50 +10,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { detectRuntime } from "../../socket/runtime.ts";
-import { startBroker } from "../../broker/mod.ts";
-import type { Broker } from "../../broker/mod.ts";
 import { connect } from "../../client/connect.ts";
-import { main } from "../../cli/mq.ts";
-import { runPub } from "../../cli/pub.ts";
-import { runRr } from "../../cli/rr.ts";
-import { runSub } from "../../cli/sub.ts";
-import { type FakeHost, fakeHost, type FakeHostOptions } from "./_fake_host.ts";
+import { broker, mq, subscribed } from "./_in_process.ts";
 import { live, runTool } from "./_mq.ts";
 
 const T = { timeout: 20_000 };
 const unixSkip = process.platform === "win32" ? "no unix sockets on Windows" : false;
-const clients = { pub: runPub, sub: runSub, rr: runRr };
-
-async function broker(t: TestContext, options: Parameters<typeof startBroker>[0] = {}) {
-  const b = await startBroker({
-    listeners: [{ hostname: "127.0.0.1", port: 0 }],
-    sysInterval: 0,
-    ...options,
-  });
-  t.after(() => b.close());
-  return { b, port: String(b.addresses[0]!.port) };
-}
-
-function mq(
-  args: string[],
-  options: FakeHostOptions = {},
-): { host: FakeHost; code: Promise<number> } {
-  const host = fakeHost({ env: { XDG_CONFIG_HOME: "/none" }, ...options, args });
-  return { host, code: main(args, host, { clients }) };
-}
-
-/** Resolves when a client subscribes to `filter` on the broker. */
-function subscribed(b: Broker, filter: string): Promise<void> {
-  return new Promise((resolve) => {
-    const off = b.on("subscribe", (event) => {
-      if (event.subscriptions.some((s) => s.filter === filter)) {
-        off();
-        resolve();
-      }
-    });
-  });
-}
-
 describe("mq pub, sub and rr in-process", () => {
   test("runSub() prints what runPub() publishes, with -v and -C", T, async (t) => {
     const { b, port } = await broker(t);
