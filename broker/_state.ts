@@ -35,8 +35,12 @@ export interface ClientRecord {
   dropped: number;
   /** Routing scratch: the publish sequence number this record was last matched for. */
   mark: number;
-  /** Routing scratch: the highest QoS matched for MQTT 3.x merging. */
+  /** Routing scratch: the highest QoS of the matching subscriptions. */
   markQos: QoS;
+  /** Routing scratch (MQTT 5): whether a matching subscription keeps the retain flag. */
+  markRetain: boolean;
+  /** Routing scratch (MQTT 5): the identifiers of the matching subscriptions, reused. */
+  markIds: number[];
   /** How many of its subscriptions are shared ones (for `$SYS`). */
   shared: number;
 }

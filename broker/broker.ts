@@ -77,6 +77,7 @@ interface Resolved {
   maxQueuedMessages: number;
   maxQueuedBytes: number;
   queueQos0Messages: boolean;
+  allowDuplicateMessages: boolean;
   maxPacketSize: number | undefined;
   maxKeepalive: number;
   maxTopicAlias: number;
@@ -131,6 +132,7 @@ function resolve(options: BrokerOptions): Resolved {
     ),
     maxQueuedBytes: integer("maxQueuedBytes", options.maxQueuedBytes, 0, Number.MAX_SAFE_INTEGER),
     queueQos0Messages: options.queueQos0Messages ?? false,
+    allowDuplicateMessages: options.allowDuplicateMessages ?? false,
     maxPacketSize,
     maxKeepalive: integer("maxKeepalive", options.maxKeepalive, 65_535, 65_535),
     maxTopicAlias: integer("maxTopicAlias", options.maxTopicAlias, 10, 65_535),
@@ -181,8 +183,17 @@ interface Form {
   v5: boolean;
   qos: QoS;
   retain: boolean;
-  identifier: number;
+  /** Subscription identifiers carried (MQTT 5), in match order. */
+  ids: readonly number[];
   packet: TaggedPublish;
+}
+
+const NO_IDS: readonly number[] = [];
+
+function sameIds(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 class MqBroker implements Broker, ConnectionHost {
@@ -656,6 +667,8 @@ class MqBroker implements Broker, ConnectionHost {
         dropped: 0,
         mark: 0,
         markQos: 0,
+        markRetain: false,
+        markIds: [],
         shared: 0,
       };
       this.#clients.set(clientId, record);
@@ -1019,13 +1032,20 @@ class MqBroker implements Broker, ConnectionHost {
     const topic = packet.topic;
     try {
       this.#subscriptions.match(topic, this.#visit);
-      // MQTT 3.x: one copy per client at the highest QoS of its matching subscriptions
-      // [MQTT-3.3.5-1] (v3.1.1)
+      // One copy per client at the highest QoS of its matching subscriptions: MQTT 3.x
+      // [MQTT-3.3.5-1]; MQTT 5 [MQTT-3.3.4-2] with every matching subscription's identifier
+      // [MQTT-3.3.4-3] [MQTT-3.3.4-4], unless allow_duplicate_messages asks for one each.
       for (let i = base; i < hits.length; i++) {
         const record = hits[i]!;
         if (record.mark !== seq) continue;
         record.mark = 0;
-        this.#deliverForm(record, minQos(packet.qos, record.markQos), false, 0);
+        const qos = minQos(packet.qos, record.markQos);
+        if (record.version === 5) {
+          this.#deliverForm(record, qos, record.markRetain, record.markIds);
+          record.markIds.length = 0;
+        } else {
+          this.#deliverForm(record, qos, false, NO_IDS);
+        }
       }
       hits.length = base;
       this.#subscriptions.matchShared(topic, this.#visitShared);
@@ -1049,11 +1069,25 @@ class MqBroker implements Broker, ConnectionHost {
     const packet = this.#rPacket!;
     const qos = minQos(packet.qos, sub.qos);
     if (record.version === 5) {
-      // MQTT 5: one copy per matching subscription, each with its own identifier (like
-      // mosquitto; allowed by [MQTT-3.3.4-2] and [MQTT-3.3.4-5]).
       if (sub.noLocal && clientId === this.#rOrigin) return; // [MQTT-3.8.3-3]
       // [MQTT-3.3.1-12], [MQTT-3.3.1-13]
-      this.#deliverForm(record, qos, sub.retainAsPublished && packet.retain, sub.identifier);
+      const retain = sub.retainAsPublished && packet.retain;
+      if (this.#options.allowDuplicateMessages) {
+        // One copy per matching subscription with its own identifier [MQTT-3.3.4-5]
+        this.#deliverForm(record, qos, retain, sub.identifier === 0 ? NO_IDS : [sub.identifier]);
+        return;
+      }
+      if (record.mark !== this.#seq) {
+        record.mark = this.#seq;
+        record.markQos = qos;
+        record.markRetain = retain;
+        record.markIds.length = 0;
+        this.#v3Hits.push(record);
+      } else {
+        if (qos > record.markQos) record.markQos = qos;
+        if (retain) record.markRetain = true;
+      }
+      if (sub.identifier !== 0) record.markIds.push(sub.identifier);
       return;
     }
     if (record.mark !== this.#seq) {
@@ -1083,7 +1117,7 @@ class MqBroker implements Broker, ConnectionHost {
       sub.record,
       minQos(packet.qos, sub.qos),
       v5 && sub.retainAsPublished && packet.retain,
-      v5 ? sub.identifier : 0,
+      v5 && sub.identifier !== 0 ? [sub.identifier] : NO_IDS,
     );
   };
 
@@ -1107,12 +1141,17 @@ class MqBroker implements Broker, ConnectionHost {
   };
 
   // Deliver the current message in one wire form, encoded once for all its receivers.
-  #deliverForm(record: ClientRecord, qos: QoS, retain: boolean, identifier: number): void {
+  #deliverForm(
+    record: ClientRecord,
+    qos: QoS,
+    retain: boolean,
+    ids: readonly number[],
+  ): void {
     this.#rCount++;
     const v5 = record.version === 5;
     let form: Form | undefined;
     for (const f of this.#rForms) {
-      if (f.v5 === v5 && f.qos === qos && f.retain === retain && f.identifier === identifier) {
+      if (f.v5 === v5 && f.qos === qos && f.retain === retain && sameIds(f.ids, ids)) {
         form = f;
         break;
       }
@@ -1131,7 +1170,7 @@ class MqBroker implements Broker, ConnectionHost {
         const properties = this.#rProperties;
         withProperties(
           packet,
-          identifier === 0 ? properties : { ...properties, subscriptionIdentifiers: [identifier] },
+          ids.length === 0 ? properties : { ...properties, subscriptionIdentifiers: [...ids] },
         );
       }
       try {
@@ -1140,7 +1179,7 @@ class MqBroker implements Broker, ConnectionHost {
         this.log("error", `Cannot encode PUBLISH to '${source.topic}': ${error}`);
         return;
       }
-      form = { v5, qos, retain, identifier, packet };
+      form = { v5, qos, retain, ids: ids.length === 0 ? NO_IDS : [...ids], packet };
       this.#rForms.push(form);
     }
     this.#deliver(record, form.packet, this.#rNow);

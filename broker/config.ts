@@ -306,6 +306,9 @@ class Parser {
       case "queue_qos0_messages":
         o.queueQos0Messages = this.boolean(entry);
         return;
+      case "allow_duplicate_messages":
+        o.allowDuplicateMessages = this.boolean(entry);
+        return;
       case "max_packet_size": {
         const n = this.integer(entry, 0, MAX_PACKET_SIZE);
         if (n !== 0 && n < 20) {
@@ -601,7 +604,6 @@ const UNSUPPORTED = new Set([
   "upgrade_outgoing_qos",
   "set_tcp_nodelay",
   "check_retain_source",
-  "allow_duplicate_messages",
   "clientid_prefixes",
   "include_dir",
   "log_facility",

@@ -45,6 +45,13 @@ export interface BrokerOptions {
   maxQueuedBytes?: number;
   /** Queue QoS 0 messages for offline persistent clients. Default false. */
   queueQos0Messages?: boolean;
+  /**
+   * MQTT 5: send a message matching several subscriptions of one client once per
+   * subscription, each copy with that subscription's QoS, options and identifier
+   * (mosquitto 2.0's behaviour). Default false: one copy at the highest QoS carrying every
+   * matching subscription's identifier. MQTT 3.x clients always get one copy.
+   */
+  allowDuplicateMessages?: boolean;
   /** Largest packet accepted from clients, in bytes; sent as Maximum Packet Size to MQTT 5 clients. Default: no limit. */
   maxPacketSize?: number;
   /**

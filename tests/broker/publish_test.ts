@@ -1,7 +1,7 @@
 import { describe, test } from "../_testing.ts";
 import assert from "node:assert/strict";
 import { encodePacket, type QoS } from "../../protocol/mod.ts";
-import { brokerFor, RawClient, text } from "./_client.ts";
+import { brokerFor, bytes, RawClient, text } from "./_client.ts";
 
 const T = { timeout: 10_000 };
 
@@ -144,10 +144,10 @@ describe("broker PUBLISH routing", () => {
   );
 
   test(
-    "startBroker() sends v5 overlapping subscriptions one copy each, with its identifier and QoS [MQTT-3.3.4-2] [MQTT-3.3.4-5]",
+    "startBroker() sends v5 overlapping subscriptions one copy each with allowDuplicateMessages, with its identifier and QoS [MQTT-3.3.4-5]",
     T,
     async (t) => {
-      const broker = await brokerFor(t);
+      const broker = await brokerFor(t, { allowDuplicateMessages: true });
       const c = RawClient.memory(t, broker, 5);
       await c.connect("overlap5");
       await c.subscribe(["o/#"], { qos: 1, identifier: 5, packetId: 1 });
@@ -159,6 +159,76 @@ describe("broker PUBLISH routing", () => {
       ]);
       copies.sort((a, b) => Number(a[0]) - Number(b[0]));
       assert.deepEqual(copies, [[0, [7]], [1, [5]]]);
+    },
+  );
+
+  test(
+    "startBroker() sends v5 overlapping subscriptions one copy at the highest QoS with every identifier [MQTT-3.3.4-2] [MQTT-3.3.4-3] [MQTT-3.3.4-4]",
+    T,
+    async (t) => {
+      const broker = await brokerFor(t);
+      const c = RawClient.memory(t, broker, 5);
+      await c.connect("overlap5one");
+      await c.subscribe(["o/#"], { qos: 1, identifier: 5, packetId: 1 });
+      await c.subscribe(["o/+"], { qos: 0, identifier: 7, packetId: 2 });
+      await c.subscribe(["o/b"], { qos: 0, packetId: 3 });
+      broker.publish("o/b", "x", { qos: 2 });
+      const message = await c.next("publish");
+      assert.equal(message.qos, 1);
+      assert.deepEqual([...message.properties!.subscriptionIdentifiers!].sort(), [5, 7]);
+      assert.deepEqual(await c.drain(30), []);
+      // A topic matched by one of them carries only its identifier.
+      broker.publish("o/b/c", "y", { qos: 1 });
+      const single = await c.next("publish");
+      assert.deepEqual(single.properties?.subscriptionIdentifiers, [5]);
+    },
+  );
+
+  test(
+    "startBroker() merges v5 overlapping subscriptions' options: no local drops only its own match, retain as published from any",
+    T,
+    async (t) => {
+      const broker = await brokerFor(t);
+      const c = RawClient.memory(t, broker, 5);
+      await c.connect("overlapopts");
+      await c.subscribe([{ filter: "m/#", qos: 1, noLocal: true }], { identifier: 1, packetId: 1 });
+      await c.subscribe([{ filter: "m/+", qos: 0, retainAsPublished: true }], {
+        identifier: 2,
+        packetId: 2,
+      });
+      await c.subscribe([{ filter: "m/x/#", qos: 2, noLocal: true }], {
+        identifier: 3,
+        packetId: 3,
+      });
+      // Its own publish: the no-local subscriptions do not match, the other one does.
+      c.send({
+        type: "publish",
+        topic: "m/a",
+        payload: bytes("own"),
+        qos: 0,
+        retain: true,
+        dup: false,
+      });
+      const own = await c.next("publish");
+      assert.equal(own.qos, 0);
+      assert.equal(own.retain, true);
+      assert.deepEqual(own.properties?.subscriptionIdentifiers, [2]);
+      // Its own publish matching only no-local subscriptions: nothing.
+      c.send({
+        type: "publish",
+        topic: "m/x/y",
+        payload: bytes("own"),
+        qos: 0,
+        retain: false,
+        dup: false,
+      });
+      assert.deepEqual(await c.drain(30), []);
+      // Another client's retained publish: one copy, QoS 1, retain kept (from m/+), ids 1 and 2.
+      broker.publish("m/a", "other", { qos: 1, retain: true });
+      const other = await c.next("publish");
+      assert.equal(other.qos, 1);
+      assert.equal(other.retain, true);
+      assert.deepEqual([...other.properties!.subscriptionIdentifiers!].sort(), [1, 2]);
     },
   );
 
