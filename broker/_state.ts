@@ -25,6 +25,8 @@ export interface ClientRecord {
   connection: Connection | undefined;
   /** Protocol version of the latest connection. */
   version: ProtocolVersion;
+  /** User name authorization sees (the latest connection's). */
+  username: string | undefined;
   /** When an offline session expires, in ms (Infinity: never). */
   expiresAt: number;
   /** A will waiting for its delay. */
@@ -55,6 +57,8 @@ export interface Admission {
   readonly assigned: boolean;
   /** Server Keep Alive to send (MQTT 5), if capping. */
   readonly serverKeepAlive: number | undefined;
+  /** User name for authorization: the CONNECT's, or the one authentication set. */
+  username: string | undefined;
 }
 
 /** An authentication exchange in progress on a connection (v5 §4.12). */

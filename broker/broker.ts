@@ -25,6 +25,7 @@ import {
 } from "../protocol/mod.ts";
 import { type SharedGroup, SubscriptionTrie } from "./subscription_trie.ts";
 import { RetainedTrie } from "./retained_trie.ts";
+import { composeAuthenticate, composeAuthorize } from "./_plugins.ts";
 import type { Listener, Socket, SocketAdapter } from "../socket/types.ts";
 import { loadTcpAdapter } from "../socket/runtime.ts";
 import { VERSION } from "../version.ts";
@@ -49,6 +50,7 @@ import type {
   AuthContext,
   AuthDecision,
   Authenticate,
+  AuthorizeRequest,
   AuthResult,
   Broker,
   BrokerAddress,
@@ -58,6 +60,7 @@ import type {
   BrokerMessage,
   BrokerMessageHandler,
   BrokerOptions,
+  BrokerPlugin,
   BrokerPublishOptions,
   BrokerStats,
   BrokerSubscribeOptions,
@@ -92,6 +95,8 @@ interface Resolved {
   logTypes: Set<LogLevel>;
   memoryUsage: (() => number) | undefined;
   authenticate: Authenticate | undefined;
+  authorize: ((request: AuthorizeRequest) => boolean) | undefined;
+  plugins: readonly BrokerPlugin[];
   authenticationMethods: readonly string[];
   responseInformation: string | ((clientId: string) => string) | undefined;
 }
@@ -148,7 +153,9 @@ function resolve(options: BrokerOptions): Resolved {
     logger: options.logger,
     logTypes: new Set(options.logTypes ?? ["error", "warning", "notice", "information"]),
     memoryUsage: options.memoryUsage,
-    authenticate: options.authenticate,
+    authenticate: composeAuthenticate(options.authenticate, options.plugins ?? []),
+    authorize: composeAuthorize(options.authorize, options.plugins ?? []),
+    plugins: [...(options.plugins ?? [])],
     authenticationMethods: [...(options.authenticationMethods ?? [])],
     responseInformation: options.responseInformation,
   };
@@ -434,7 +441,13 @@ class MqBroker implements Broker, ConnectionHost {
         return;
       }
     }
-    const admission: Admission = { packet, clientId, assigned, serverKeepAlive };
+    const admission: Admission = {
+      packet,
+      clientId,
+      assigned,
+      serverKeepAlive,
+      username: packet.username,
+    };
     const method = v === 5 ? packet.properties?.authenticationMethod : undefined;
     if (method !== undefined && !o.authenticationMethods.includes(method)) {
       // [MQTT-4.12.0-1]: an unsupported method is refused with 0x8C, as mosquitto does.
@@ -564,6 +577,7 @@ class MqBroker implements Broker, ConnectionHost {
     }
     const admission = connection.admission!;
     connection.admission = undefined;
+    if (decision.username !== undefined) admission.username = decision.username;
     this.#admit(connection, admission, properties);
   }
 
@@ -661,6 +675,7 @@ class MqBroker implements Broker, ConnectionHost {
         session,
         connection,
         version: v,
+        username: admission.username,
         expiresAt: Infinity,
         will: undefined,
         willAt: 0,
@@ -676,6 +691,7 @@ class MqBroker implements Broker, ConnectionHost {
       record.session = session;
       record.connection = connection;
       record.version = v;
+      record.username = admission.username;
     }
     connection.record = record;
     this.#connected++;
@@ -755,13 +771,13 @@ class MqBroker implements Broker, ConnectionHost {
       (code === undefined || code === 0x04);
     if (expiry === 0) {
       this.#endSession(record, now);
-      if (sendWill) this.#publishWill(record.clientId, will, now);
+      if (sendWill) this.#publishWill(record, will, now);
     } else {
       record.expiresAt = expiry === Infinity ? Infinity : now + expiry * 1000;
       if (expiry !== Infinity) this.#expiring.add(record);
       if (sendWill) {
         const delay = record.version === 5 ? will.properties?.willDelayInterval ?? 0 : 0;
-        if (delay === 0) this.#publishWill(record.clientId, will, now);
+        if (delay === 0) this.#publishWill(record, will, now);
         else {
           record.will = will;
           record.willAt = now + Math.min(delay, expiry) * 1000;
@@ -788,11 +804,12 @@ class MqBroker implements Broker, ConnectionHost {
     if (will !== undefined) {
       record.will = undefined;
       this.#delayedWills.delete(record);
-      this.#publishWill(record.clientId, will, now);
+      this.#publishWill(record, will, now);
     }
   }
 
-  #publishWill(clientId: string, will: Will, now: number): void {
+  #publishWill(record: ClientRecord, will: Will, now: number): void {
+    const clientId = record.clientId;
     let properties = will.properties;
     if (properties?.willDelayInterval !== undefined) {
       const { willDelayInterval: _, ...rest } = properties;
@@ -809,6 +826,10 @@ class MqBroker implements Broker, ConnectionHost {
     if (properties !== undefined && Object.keys(properties).length > 0) {
       packet.properties = properties;
     }
+    if (!this.#allowed("publish", record, packet.topic, packet.qos, packet.retain)) {
+      this.log("notice", `Denied will of ${clientId} to '${will.topic}'.`);
+      return;
+    }
     this.log("information", `Sending will of ${clientId} to '${will.topic}'.`);
     this.#publish(clientId, packet, now);
   }
@@ -822,7 +843,7 @@ class MqBroker implements Broker, ConnectionHost {
       this.#delayedWills.delete(record);
       const will = record.will;
       record.will = undefined;
-      if (will !== undefined) this.#publishWill(record.clientId, will, now);
+      if (will !== undefined) this.#publishWill(record, will, now);
     }
     for (const record of this.#expiring) {
       if (now < record.expiresAt || record.connection !== undefined) continue;
@@ -862,6 +883,14 @@ class MqBroker implements Broker, ConnectionHost {
         continue;
       }
       const qos = minQos(s.qos, this.#options.maxQos);
+      if (
+        this.#options.authorize !== undefined &&
+        !this.#allowed("subscribe", record, shared?.filter ?? s.filter, s.qos, false, shared?.group)
+      ) {
+        this.log("notice", `Denied SUBSCRIBE from ${record.clientId} to '${s.filter}'.`);
+        codes.push(record.version === 5 ? 0x87 : 0x80);
+        continue;
+      }
       const value: ClientSubscription = {
         record,
         qos,
@@ -917,6 +946,9 @@ class MqBroker implements Broker, ConnectionHost {
     const record = sub.record;
     for (const [topic, message] of this.#matchRetained(filter, now)) {
       const source = message.packet;
+      if (this.#options.authorize !== undefined && !this.#mayReceive(record, source, sub.qos)) {
+        continue;
+      }
       const packet: PublishPacket = {
         type: "publish",
         topic,
@@ -961,6 +993,60 @@ class MqBroker implements Broker, ConnectionHost {
     return waited === 0 ? properties : { ...properties, messageExpiryInterval: interval - waited };
   }
 
+  // --- Authorization ---
+
+  // One reused request for the per-message "deliver" checks.
+  #readRequest: AuthorizeRequest = {
+    action: "deliver",
+    clientId: "",
+    username: undefined,
+    topic: "",
+    qos: 0,
+    retain: false,
+    shareName: undefined,
+  };
+
+  #allowed(
+    action: "publish" | "subscribe",
+    record: ClientRecord,
+    topic: string,
+    qos: QoS,
+    retain: boolean,
+    shareName?: string,
+  ): boolean {
+    const authorize = this.#options.authorize;
+    if (authorize === undefined) return true;
+    try {
+      return authorize({
+        action,
+        clientId: record.clientId,
+        username: record.username,
+        topic,
+        qos,
+        retain,
+        shareName,
+      });
+    } catch (error) {
+      this.log("error", `Authorization hook failed for ${record.clientId}: ${error}`);
+      return false;
+    }
+  }
+
+  #mayReceive(record: ClientRecord, packet: PublishPacket, qos: QoS): boolean {
+    const request = this.#readRequest;
+    request.clientId = record.clientId;
+    request.username = record.username;
+    request.topic = packet.topic;
+    request.qos = qos;
+    request.retain = packet.retain;
+    try {
+      return this.#options.authorize!(request);
+    } catch (error) {
+      this.log("error", `Authorization hook failed for ${record.clientId}: ${error}`);
+      return false;
+    }
+  }
+
   // --- PUBLISH ---
 
   onPublish(connection: Connection, packet: PublishPacket): number | void {
@@ -979,6 +1065,12 @@ class MqBroker implements Broker, ConnectionHost {
     if (packet.topic.startsWith("$SYS")) {
       // Clients may not publish to $SYS: dropped, and refused with 0x87 on MQTT 5, as
       // mosquitto does (its prefix check also covers "$SYSX/...").
+      this.log("notice", `Denied PUBLISH from ${record.clientId} to '${packet.topic}'.`);
+      return connection.version === 5 ? 0x87 : undefined;
+    }
+    if (!this.#allowed("publish", record, packet.topic, packet.qos, packet.retain)) {
+      // Refused: 0x87 on MQTT 5 [MQTT-3.3.4-?]; MQTT 3.x has no code, so the PUBLISH is
+      // acknowledged and dropped, as mosquitto does.
       this.log("notice", `Denied PUBLISH from ${record.clientId} to '${packet.topic}'.`);
       return connection.version === 5 ? 0x87 : undefined;
     }
@@ -1147,6 +1239,9 @@ class MqBroker implements Broker, ConnectionHost {
     retain: boolean,
     ids: readonly number[],
   ): void {
+    if (this.#options.authorize !== undefined && !this.#mayReceive(record, this.#rPacket!, qos)) {
+      return;
+    }
     this.#rCount++;
     const v5 = record.version === 5;
     let form: Form | undefined;
@@ -1350,6 +1445,21 @@ class MqBroker implements Broker, ConnectionHost {
       }
     }
     return () => void this.#local.remove(id, filter);
+  }
+
+  async reload(): Promise<void> {
+    let failure: unknown;
+    for (const plugin of this.#options.plugins) {
+      if (plugin.reload === undefined) continue;
+      try {
+        await plugin.reload();
+        this.log("notice", `Reloaded ${plugin.name}.`);
+      } catch (error) {
+        this.log("error", `Cannot reload ${plugin.name}: ${error}`);
+        failure ??= error;
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 
   close(): Promise<void> {

@@ -102,6 +102,19 @@ export interface BrokerOptions {
    * prefix). Default: none, like mosquitto, which never sends it [MQTT-3.1.2-28].
    */
   responseInformation?: string | ((clientId: string) => string);
+  /**
+   * Decide each client's right to publish, subscribe and receive, synchronously (mosquitto's
+   * ACL check). `true` allows, `false` denies, `undefined` leaves it to the plugins. Runs
+   * before {@linkcode BrokerOptions.plugins}. Default: everything allowed.
+   */
+  authorize?: Authorize;
+  /**
+   * Authentication and authorization plugins, asked in order after `authenticate` and
+   * `authorize`: the first answer other than `undefined` decides; when all pass, the client
+   * is accepted and the action allowed. `reload()` of each runs on {@linkcode Broker.reload}
+   * (SIGHUP for `mq broker`).
+   */
+  plugins?: BrokerPlugin[];
   /** The socket adapter for listeners. Default: the current runtime's TCP adapter. */
   adapter?: SocketAdapter;
   /** Receives log lines. Default: none. */
@@ -142,7 +155,7 @@ export interface AuthContext {
   remoteAddress: SocketAddress;
 }
 
-/** A decision of {@linkcode BrokerOptions.authenticate}. */
+/** A decision of {@linkcode BrokerOptions.authenticate} or {@linkcode BrokerPlugin.authenticate}. */
 export interface AuthDecision {
   /**
    * `"accept"`, `"refuse"`, or `"continue"`: send the client AUTH 0x18 with `data` and call
@@ -163,6 +176,59 @@ export interface AuthDecision {
   reasonCode?: number;
   /** MQTT 5 Reason String for the client (in CONNACK, AUTH or DISCONNECT). */
   reasonString?: string;
+  /**
+   * On accept: the user name authorization sees from now on (e.g. a certificate's identity),
+   * instead of the CONNECT's.
+   */
+  username?: string;
+}
+
+/** What a client asks {@linkcode BrokerOptions.authorize} for. */
+export type AuthorizeAction = "publish" | "subscribe" | "deliver";
+
+/**
+ * One authorization question. For `"deliver"` (may the client receive this message?) the
+ * broker reuses one object: read it during the call, do not keep it.
+ */
+export interface AuthorizeRequest {
+  /** `"publish"` (also a will, when it is sent), `"subscribe"`, `"deliver"`. */
+  action: AuthorizeAction;
+  /** Client id. */
+  clientId: string;
+  /** User name the client logged in with (or the one authentication set), if any. */
+  username: string | undefined;
+  /** Topic name, or for `"subscribe"` the topic filter without its `$share/<group>/` prefix. */
+  topic: string;
+  /** QoS of the PUBLISH or requested by the subscription. */
+  qos: QoS;
+  /** Retain flag of the PUBLISH; `false` for the other actions. */
+  retain: boolean;
+  /** The share name of a shared subscription, if any. */
+  shareName: string | undefined;
+}
+
+/** An authorization hook: `true` allows, `false` denies, `undefined` has no opinion. */
+export type Authorize = (request: AuthorizeRequest) => boolean | undefined;
+
+/**
+ * A plugin of the broker's security chain (what mosquitto's plugins are to mosquitto). The
+ * password and ACL files of `mq broker` are plugins too.
+ */
+export interface BrokerPlugin {
+  /** Name used in log lines. */
+  readonly name: string;
+  /**
+   * Decide a CONNECT (or a step of enhanced authentication), or return `undefined` to
+   * leave it to the next plugin. The plugin that answers a step first also gets the next
+   * steps of that exchange.
+   */
+  authenticate?(
+    context: AuthContext,
+  ): AuthResult | undefined | Promise<AuthResult | undefined>;
+  /** Decide an action, or `undefined` to leave it to the next plugin. Synchronous. */
+  authorize?(request: AuthorizeRequest): boolean | undefined;
+  /** Re-read files (password file, ACL file…); called by {@linkcode Broker.reload}. */
+  reload?(): void | Promise<void>;
 }
 
 /** The answer of {@linkcode BrokerOptions.authenticate}: `true` accepts, `false` refuses with 0x87. */
@@ -297,6 +363,12 @@ export interface Broker {
    * socket closes and timers stop. Resolves when done; idempotent.
    */
   close(): Promise<void>;
+  /**
+   * Re-read configuration files without dropping connections (what SIGHUP does to `mq
+   * broker`): each plugin's `reload()` runs in turn. A plugin that fails keeps its previous
+   * state; its error is logged and the promise rejects with it after the others ran.
+   */
+  reload(): Promise<void>;
   /**
    * Serve one client connection over any {@linkcode Socket} (e.g. one end of `memoryPair()`).
    *
