@@ -250,7 +250,7 @@ describe("broker authorization", () => {
             throw failure;
           },
         },
-        { name: "c", reload: async () => void reloaded.push("c") },
+        { name: "c", reload: () => Promise.resolve().then(() => void reloaded.push("c")) },
       ],
     });
     await assert.rejects(broker.reload(), (e) => e === failure);
