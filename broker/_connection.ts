@@ -97,6 +97,8 @@ export interface ConnectionOptions {
   session: ServerSessionOptions;
   /** Largest packet accepted. */
   maximumPacketSize: number;
+  /** Index of the listener that accepted it; -1 for `Broker.connect()`. */
+  listener: number;
 }
 
 /** One client connection. */
@@ -106,6 +108,8 @@ export class Connection {
   readonly decoder: Decoder;
   /** When the socket was attached, in ms. */
   readonly openedAt: number;
+  /** Index of the listener that accepted it; -1 for `Broker.connect()`. */
+  readonly listener: number;
   /** The session record, once CONNECT was accepted. */
   record: ClientRecord | undefined;
   /** The client id, once known (for logs). */
@@ -137,6 +141,7 @@ export class Connection {
     this.#host = host;
     this.socket = socket;
     this.openedAt = Date.now();
+    this.listener = options.listener;
     this.decoder = new Decoder({ side: "server", maximumPacketSize: options.maximumPacketSize });
     this.session = new ServerSession(this, options.session);
     socket.setHandlers({ onData: this.#onData, onDrain: this.#onDrain, onClose: this.#onClose });

@@ -131,6 +131,8 @@ export interface Counters {
   connections: number;
   /** Sockets accepted. */
   sockets: number;
+  /** Sockets closed on accept because of `maxConnections`. */
+  refusedConnections: number;
   /** Payload bytes of PUBLISH received. */
   publishBytesReceived: number;
   /** Payload bytes of PUBLISH sent. */
@@ -155,6 +157,7 @@ export function newCounters(): Counters {
     clientsMaximum: 0,
     connections: 0,
     sockets: 0,
+    refusedConnections: 0,
     publishBytesReceived: 0,
     publishBytesSent: 0,
   };

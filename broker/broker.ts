@@ -81,6 +81,11 @@ interface Resolved {
   maxQueuedBytes: number;
   queueQos0Messages: boolean;
   allowDuplicateMessages: boolean;
+  maxConnections: number;
+  maxTopicLength: number;
+  maxTopicLevels: number;
+  maxSubscriptionsPerClient: number;
+  maxClientIdLength: number;
   maxPacketSize: number | undefined;
   maxKeepalive: number;
   maxTopicAlias: number;
@@ -99,6 +104,20 @@ interface Resolved {
   plugins: readonly BrokerPlugin[];
   authenticationMethods: readonly string[];
   responseInformation: string | ((clientId: string) => string) | undefined;
+}
+
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
 }
 
 function integer(name: string, value: number | undefined, fallback: number, max: number): number {
@@ -138,6 +157,16 @@ function resolve(options: BrokerOptions): Resolved {
     maxQueuedBytes: integer("maxQueuedBytes", options.maxQueuedBytes, 0, Number.MAX_SAFE_INTEGER),
     queueQos0Messages: options.queueQos0Messages ?? false,
     allowDuplicateMessages: options.allowDuplicateMessages ?? false,
+    maxConnections: integer("maxConnections", options.maxConnections, 0, Number.MAX_SAFE_INTEGER),
+    maxTopicLength: integer("maxTopicLength", options.maxTopicLength, 65_535, 65_535),
+    maxTopicLevels: integer("maxTopicLevels", options.maxTopicLevels, 200, 65_535),
+    maxSubscriptionsPerClient: integer(
+      "maxSubscriptionsPerClient",
+      options.maxSubscriptionsPerClient,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ),
+    maxClientIdLength: integer("maxClientIdLength", options.maxClientIdLength, 65_535, 65_535),
     maxPacketSize,
     maxKeepalive: integer("maxKeepalive", options.maxKeepalive, 65_535, 65_535),
     maxTopicAlias: integer("maxTopicAlias", options.maxTopicAlias, 10, 65_535),
@@ -210,6 +239,7 @@ class MqBroker implements Broker, ConnectionHost {
   readonly #adapter: SocketAdapter | undefined;
   readonly #startedAt = Date.now();
   #listeners: Listener[] = [];
+  #perListener: number[] = [];
   #addresses: BrokerAddress[] = [];
   // Every connection whose socket is not closed yet, and those not ended (for the sweep).
   readonly #sockets = new Set<Connection>();
@@ -270,6 +300,7 @@ class MqBroker implements Broker, ConnectionHost {
       retained: this.#retained.size,
       connections: c.connections,
       sockets: c.sockets,
+      refusedConnections: c.refusedConnections,
       publishBytesReceived: c.publishBytesReceived,
       publishBytesSent: c.publishBytesSent,
       messagesStored: this.#stored(),
@@ -312,7 +343,12 @@ class MqBroker implements Broker, ConnectionHost {
             port: l.port,
           };
           if (l.tls !== undefined) listenOptions.tls = l.tls;
-          const listener = await adapter.listen(listenOptions, (socket) => this.connect(socket));
+          const index = this.#listeners.length;
+          this.#perListener.push(0);
+          const listener = await adapter.listen(
+            listenOptions,
+            (socket) => this.#accept(socket, index),
+          );
           this.#listeners.push(listener);
           const a = listener.address;
           this.#addresses.push({ transport: a.transport, hostname: a.hostname, port: a.port });
@@ -372,11 +408,26 @@ class MqBroker implements Broker, ConnectionHost {
   }
 
   connect(socket: Socket): void {
+    this.#accept(socket, -1);
+  }
+
+  #accept(socket: Socket, listener: number): void {
     if (this.#closing !== undefined) {
       socket.destroy();
       return;
     }
     const o = this.#options;
+    const r = socket.remoteAddress;
+    const limit = listener < 0 ? 0 : o.listeners[listener]!.maxConnections ?? 0;
+    if (
+      (o.maxConnections > 0 && this.#sockets.size >= o.maxConnections) ||
+      (limit > 0 && this.#perListener[listener]! >= limit)
+    ) {
+      this.counters.refusedConnections++;
+      this.log("notice", `Client connection from ${r.hostname} denied: max_connections exceeded.`);
+      socket.destroy();
+      return;
+    }
     const connection = new Connection(this, socket, {
       maximumPacketSize: o.maxPacketSize ?? MAX_PACKET_SIZE,
       session: {
@@ -385,12 +436,16 @@ class MqBroker implements Broker, ConnectionHost {
         maxQueuedBytes: o.maxQueuedBytes,
         queueQoS0: o.queueQos0Messages,
       },
+      listener,
     });
     this.counters.sockets++;
     this.#sockets.add(connection);
     this.#live.add(connection);
-    connection.whenClosed().then(() => this.#sockets.delete(connection));
-    const r = socket.remoteAddress;
+    if (listener >= 0) this.#perListener[listener]!++;
+    connection.whenClosed().then(() => {
+      this.#sockets.delete(connection);
+      if (listener >= 0) this.#perListener[listener]!--;
+    });
     this.log("information", `New connection from ${r.hostname}:${r.port}.`);
   }
 
@@ -401,6 +456,20 @@ class MqBroker implements Broker, ConnectionHost {
     const v = packet.protocolVersion;
     let clientId = packet.clientId;
     let assigned = false;
+    const accepted = connection.listener < 0
+      ? undefined
+      : o.listeners[connection.listener]!.protocolVersions;
+    if (accepted !== undefined && !accepted.includes(v)) {
+      // [MQTT-3.1.2-2]: 0x84 unsupported protocol version (return code 1 on 3.x)
+      this.log("notice", `Refused client ${clientId}: protocol level ${v} not accepted here.`);
+      this.#refuse(connection, 0x84);
+      return;
+    }
+    if (clientId.length > o.maxClientIdLength) {
+      this.log("notice", `Refused client: client id of ${clientId.length} characters too long.`);
+      this.#refuse(connection, 0x85, "Client identifier too long");
+      return;
+    }
     if (clientId === "") {
       // v3.1 requires an id; v3.1.1 allows an empty one only with clean session
       // [MQTT-3.1.3-7], [MQTT-3.1.3-8]; v5 lets the server assign one [MQTT-3.1.3-6].
@@ -878,8 +947,17 @@ class MqBroker implements Broker, ConnectionHost {
         );
         return;
       }
-      if (!isValidTopicFilter(s.filter)) {
-        codes.push(0x8f);
+      if (!isValidTopicFilter(s.filter) || this.#topicTooBig(s.filter)) {
+        codes.push(record.version === 5 ? 0x8f : 0x80);
+        continue;
+      }
+      const most = this.#options.maxSubscriptionsPerClient;
+      if (
+        most > 0 && this.#subscriptions.countOf(record.clientId) >= most &&
+        !this.#subscriptions.has(record.clientId, s.filter)
+      ) {
+        this.log("notice", `Refused SUBSCRIBE from ${record.clientId}: too many subscriptions.`);
+        codes.push(record.version === 5 ? 0x97 : 0x80);
         continue;
       }
       const qos = minQos(s.qos, this.#options.maxQos);
@@ -993,6 +1071,22 @@ class MqBroker implements Broker, ConnectionHost {
     return waited === 0 ? properties : { ...properties, messageExpiryInterval: interval - waited };
   }
 
+  // Whether a topic name or filter passes maxTopicLength / maxTopicLevels.
+  #topicTooBig(topic: string): boolean {
+    const o = this.#options;
+    if (topic.length >= o.maxTopicLevels) {
+      let levels = 1;
+      for (let i = topic.indexOf("/"); i !== -1; i = topic.indexOf("/", i + 1)) {
+        if (++levels > o.maxTopicLevels) return true;
+      }
+    }
+    // A UTF-8 byte is at least a character and at most three per UTF-16 unit.
+    if (o.maxTopicLength < 65_535 && topic.length * 3 > o.maxTopicLength) {
+      return utf8Length(topic) > o.maxTopicLength;
+    }
+    return false;
+  }
+
   // --- Authorization ---
 
   // One reused request for the per-message "deliver" checks.
@@ -1067,6 +1161,12 @@ class MqBroker implements Broker, ConnectionHost {
       // mosquitto does (its prefix check also covers "$SYSX/...").
       this.log("notice", `Denied PUBLISH from ${record.clientId} to '${packet.topic}'.`);
       return connection.version === 5 ? 0x87 : undefined;
+    }
+    if (this.#topicTooBig(packet.topic)) {
+      this.log("notice", `Refused PUBLISH from ${record.clientId}: topic too long or too deep.`);
+      if (connection.version === 5) return 0x90;
+      connection.fail(new ProtocolError("Cannot accept PUBLISH: topic exceeds the limits"));
+      return undefined;
     }
     if (!this.#allowed("publish", record, packet.topic, packet.qos, packet.retain)) {
       // Refused: 0x87 on MQTT 5 [MQTT-3.3.4-?]; MQTT 3.x has no code, so the PUBLISH is

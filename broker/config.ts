@@ -111,6 +111,8 @@ export interface ConfigListener {
   keyfile?: string;
   /** CA certificates file (PEM). */
   cafile?: string;
+  /** `max_connections` of this listener (-1 or absent: no limit). */
+  maxConnections?: number;
   /** The line that configured it. */
   line: number;
 }
@@ -172,6 +174,7 @@ interface PendingListener {
   certfile?: string;
   keyfile?: string;
   cafile?: string;
+  maxConnections?: number;
   line: number;
   touched: boolean;
 }
@@ -322,6 +325,18 @@ class Parser {
         else o.maxPacketSize = n;
         return;
       }
+      case "max_topic_length":
+        o.maxTopicLength = this.integer(entry, 1, 65_535);
+        return;
+      case "max_topic_levels":
+        o.maxTopicLevels = this.integer(entry, 1, 65_535);
+        return;
+      case "max_subscriptions_per_client":
+        o.maxSubscriptionsPerClient = this.integer(entry, 0, Number.MAX_SAFE_INTEGER);
+        return;
+      case "max_client_id_length":
+        o.maxClientIdLength = this.integer(entry, 1, 65_535);
+        return;
       case "max_keepalive":
         o.maxKeepalive = this.integer(entry, 0, 65_535);
         return;
@@ -445,6 +460,13 @@ class Parser {
       case "cafile":
         listener.cafile = this.string(entry);
         break;
+      case "max_connections": {
+        // mosquitto: -1 (the default) is no limit
+        const n = this.integer(entry, -1, Number.MAX_SAFE_INTEGER);
+        if (n > 0) listener.maxConnections = n;
+        else delete listener.maxConnections;
+        break;
+      }
       case "protocol": {
         const protocol = this.string(entry);
         if (protocol !== "mqtt") {
@@ -499,6 +521,7 @@ class Parser {
       if (l.certfile !== undefined) out.certfile = l.certfile;
       if (l.keyfile !== undefined) out.keyfile = l.keyfile;
       if (l.cafile !== undefined) out.cafile = l.cafile;
+      if (l.maxConnections !== undefined) out.maxConnections = l.maxConnections;
       if ((out.certfile === undefined) !== (out.keyfile === undefined)) {
         const key = out.certfile === undefined ? "keyfile" : "certfile";
         throw this.error(
@@ -528,10 +551,11 @@ class Parser {
       this.options.logTypes = LOG_TYPES.filter((t) => this.logTypes!.has(t));
     }
     if (listeners.length > 0) {
-      this.options.listeners = listeners.map((l): BrokerListenerOptions => ({
-        hostname: l.hostname,
-        port: l.port,
-      }));
+      this.options.listeners = listeners.map((l): BrokerListenerOptions => {
+        const out: BrokerListenerOptions = { hostname: l.hostname, port: l.port };
+        if (l.maxConnections !== undefined) out.maxConnections = l.maxConnections;
+        return out;
+      });
     }
     const config: BrokerConfig = {
       format,
@@ -570,7 +594,6 @@ const LISTENER_SECURITY_OPTIONS = new Set([
 ]);
 /** Listener-scoped mosquitto options mq lacks, skipped with a warning. */
 const LISTENER_UNSUPPORTED = new Set([
-  "max_connections",
   "socket_domain",
   "bind_interface",
   "http_dir",
@@ -769,6 +792,7 @@ function parseMosquitto(text: string, parser: Parser): void {
 
 const LISTENER_KEYS = new Set([
   "bind_address",
+  "max_connections",
   "certfile",
   "keyfile",
   "cafile",

@@ -34,6 +34,7 @@ describe("parseBrokerConfig() YAML", () => {
         "  - port: 1883",
         "  - port: 8883",
         "    bind_address: 127.0.0.1",
+        "    max_connections: 50",
         "    certfile: server.crt",
         "    keyfile: server.key",
         "    cafile: ca.crt",
@@ -41,6 +42,11 @@ describe("parseBrokerConfig() YAML", () => {
         "max_queued_messages: 100",
         "max_queued_bytes: 4096",
         "queue_qos0_messages: true",
+        "allow_duplicate_messages: true",
+        "max_topic_length: 1024",
+        "max_topic_levels: 16",
+        "max_subscriptions_per_client: 100",
+        "max_client_id_length: 64",
         "max_packet_size: 65536",
         "max_keepalive: 120",
         "max_topic_alias: 5",
@@ -66,6 +72,11 @@ describe("parseBrokerConfig() YAML", () => {
       maxQueuedMessages: 100,
       maxQueuedBytes: 4096,
       queueQos0Messages: true,
+      allowDuplicateMessages: true,
+      maxTopicLength: 1024,
+      maxTopicLevels: 16,
+      maxSubscriptionsPerClient: 100,
+      maxClientIdLength: 64,
       maxPacketSize: 65536,
       maxKeepalive: 120,
       maxTopicAlias: 5,
@@ -78,11 +89,16 @@ describe("parseBrokerConfig() YAML", () => {
       autoIdPrefix: "dev-",
       responseInformation: "replies/",
       logTypes: ["error", "warning"],
-      listeners: [{ hostname: "0.0.0.0", port: 1883 }, { hostname: "127.0.0.1", port: 8883 }],
+      listeners: [{ hostname: "0.0.0.0", port: 1883 }, {
+        hostname: "127.0.0.1",
+        port: 8883,
+        maxConnections: 50,
+      }],
     });
     assert.deepEqual(config.listeners[1], {
       hostname: "127.0.0.1",
       port: 8883,
+      maxConnections: 50,
       certfile: "server.crt",
       keyfile: "server.key",
       cafile: "ca.crt",
@@ -310,14 +326,20 @@ describe("parseBrokerConfig() mosquitto.conf", () => {
   });
 
   test("parseBrokerConfig() makes port and top-level listener options the default listener", () => {
-    const config = parseBrokerConfig("port 1884\nbind_address 127.0.0.1\n", "m.conf");
-    assert.deepEqual(config.options.listeners, [{ hostname: "127.0.0.1", port: 1884 }]);
+    const config = parseBrokerConfig(
+      "port 1884\nbind_address 127.0.0.1\nmax_connections 3\nlistener 1885\nmax_connections -1\n",
+      "m.conf",
+    );
+    assert.deepEqual(config.options.listeners, [
+      { hostname: "127.0.0.1", port: 1884, maxConnections: 3 },
+      { hostname: "0.0.0.0", port: 1885 },
+    ]);
   });
 
   test("parseBrokerConfig() warns with file and line about unsupported mosquitto options", () => {
     const config = parseBrokerConfig(
       "listener 1883\npersistence true\npersistence_location /var/lib/mosquitto/\n" +
-        "max_connections 10\nlog_dest file /var/log/mosquitto.log\nplugin_opt_x 1\n",
+        "http_dir /www\nlog_dest file /var/log/mosquitto.log\nplugin_opt_x 1\n",
       "m.conf",
     );
     assert.deepEqual(
@@ -325,16 +347,16 @@ describe("parseBrokerConfig() mosquitto.conf", () => {
       [
         ["m.conf", 2, "persistence"],
         ["m.conf", 3, "persistence_location"],
-        ["m.conf", 4, "max_connections"],
+        ["m.conf", 4, "http_dir"],
         ["m.conf", 5, "log_dest"],
         ["m.conf", 6, "plugin_opt_x"],
       ],
     );
     fails(
-      "listener 1883\nmax_connections 10\n",
+      "listener 1883\nhttp_dir /www\n",
       {
         line: 2,
-        key: "max_connections",
+        key: "http_dir",
         kind: ConfigErrorKind.Unsupported,
       },
       { strict: true },

@@ -290,6 +290,27 @@ export class SubscriptionTrie<T> {
   }
 
   /**
+   * How many subscriptions one client holds (shared ones included).
+   *
+   * @example Count a client's subscriptions
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { SubscriptionTrie } from "./subscription_trie.ts";
+   * const trie = new SubscriptionTrie<number>();
+   * trie.add("c1", "a/+", 1);
+   * trie.add("c1", "$share/g/b", 1);
+   * assert.equal(trie.countOf("c1"), 2);
+   * assert.equal(trie.countOf("c2"), 0);
+   * ```
+   *
+   * @param clientId The client.
+   * @returns The number of its subscriptions.
+   */
+  countOf(clientId: string): number {
+    return this.#clients.get(clientId)?.size ?? 0;
+  }
+
+  /**
    * Whether a client is subscribed to a filter.
    *
    * @example Look up

@@ -28,6 +28,16 @@ export interface BrokerListenerOptions {
   port: number;
   /** Serve TLS with these options. */
   tls?: TlsOptions;
+  /**
+   * Most clients connected through this listener at once (mosquitto's per-listener
+   * `max_connections`); a socket beyond it is closed on accept. Default: no limit.
+   */
+  maxConnections?: number;
+  /**
+   * Protocol levels this listener accepts: 3 (MQTT 3.1), 4 (3.1.1), 5. Others are refused
+   * with CONNACK 0x84 / return code 1. Default: all three.
+   */
+  protocolVersions?: ProtocolVersion[];
 }
 
 /**
@@ -52,6 +62,26 @@ export interface BrokerOptions {
    * matching subscription's identifier. MQTT 3.x clients always get one copy.
    */
   allowDuplicateMessages?: boolean;
+  /**
+   * Most clients connected at once over all listeners and `connect()` (mosquitto's global
+   * `max_connections`); a socket beyond it is closed on accept. Default: no limit.
+   */
+  maxConnections?: number;
+  /** Longest topic name or filter accepted, in UTF-8 bytes. Default 65535 (MQTT's maximum). */
+  maxTopicLength?: number;
+  /**
+   * Most levels in a topic name or filter (`a/b/c` has 3). Default 200, mosquitto's limit.
+   * A PUBLISH beyond the limits gets 0x90 (MQTT 5) or closes the connection (3.x); a
+   * subscription beyond them 0x8F (MQTT 5) or 0x80.
+   */
+  maxTopicLevels?: number;
+  /**
+   * Most subscriptions one client holds; one more is refused with 0x97 quota exceeded
+   * (0x80 on MQTT 3.x). Default 0: no limit (like mosquitto).
+   */
+  maxSubscriptionsPerClient?: number;
+  /** Longest client identifier accepted, in characters; longer ones get CONNACK 0x85. Default 65535. */
+  maxClientIdLength?: number;
   /** Largest packet accepted from clients, in bytes; sent as Maximum Packet Size to MQTT 5 clients. Default: no limit. */
   maxPacketSize?: number;
   /**
@@ -473,6 +503,8 @@ export interface BrokerStats {
   readonly connections: number;
   /** Sockets accepted. */
   readonly sockets: number;
+  /** Sockets closed on accept because a `maxConnections` limit was reached. */
+  readonly refusedConnections: number;
   /** Payload bytes of PUBLISH packets received. */
   readonly publishBytesReceived: number;
   /** Payload bytes of PUBLISH packets sent. */

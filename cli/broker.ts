@@ -119,6 +119,7 @@ async function loadConfig(
   const listeners: BrokerListenerOptions[] = [];
   for (const l of config.listeners) {
     const listener: BrokerListenerOptions = { hostname: l.hostname, port: l.port };
+    if (l.maxConnections !== undefined) listener.maxConnections = l.maxConnections;
     if (l.certfile !== undefined && l.keyfile !== undefined) {
       const at = `${file}:${l.line}`;
       const tls: TlsOptions = {
