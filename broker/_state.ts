@@ -12,7 +12,7 @@ import type {
   ServerSession,
   Will,
 } from "../protocol/mod.ts";
-import type { BrokerMessageHandler } from "./types.ts";
+import type { AuthorizeRequest, BrokerMessageHandler } from "./types.ts";
 import type { Connection } from "./_connection.ts";
 
 /** A client's session, online or not. */
@@ -27,6 +27,8 @@ export interface ClientRecord {
   version: ProtocolVersion;
   /** User name authorization sees (the latest connection's). */
   username: string | undefined;
+  /** The authorization chain of the latest connection's listener, if any. */
+  authorize: ((request: AuthorizeRequest) => boolean) | undefined;
   /** When an offline session expires, in ms (Infinity: never). */
   expiresAt: number;
   /** A will waiting for its delay. */

@@ -184,7 +184,12 @@ function resolve(options: BrokerOptions): Resolved {
     memoryUsage: options.memoryUsage,
     authenticate: composeAuthenticate(options.authenticate, options.plugins ?? []),
     authorize: composeAuthorize(options.authorize, options.plugins ?? []),
-    plugins: [...(options.plugins ?? [])],
+    plugins: [
+      ...new Set([
+        ...(options.plugins ?? []),
+        ...(options.listeners ?? []).flatMap((l) => l.plugins ?? []),
+      ]),
+    ],
     authenticationMethods: [...(options.authenticationMethods ?? [])],
     responseInformation: options.responseInformation,
   };
@@ -225,6 +230,12 @@ interface Form {
 }
 
 const NO_IDS: readonly number[] = [];
+
+/** The composed security hooks of a listener. */
+interface Chain {
+  authenticate: Authenticate | undefined;
+  authorize: ((request: AuthorizeRequest) => boolean) | undefined;
+}
 
 function sameIds(a: readonly number[], b: readonly number[]): boolean {
   if (a.length !== b.length) return false;
@@ -524,7 +535,8 @@ class MqBroker implements Broker, ConnectionHost {
       this.#refuse(connection, 0x8c, `Authentication method "${method}" not supported`);
       return;
     }
-    if (o.authenticate === undefined) {
+    const authenticate = this.#chain(connection.listener).authenticate;
+    if (authenticate === undefined) {
       this.#admit(connection, admission, undefined);
       return;
     }
@@ -569,7 +581,7 @@ class MqBroker implements Broker, ConnectionHost {
   #runAuthenticate(connection: Connection, context: AuthContext): void {
     let result: AuthResult | Promise<AuthResult>;
     try {
-      result = this.#options.authenticate!(context);
+      result = this.#chain(connection.listener).authenticate!(context);
     } catch (error) {
       this.#authFailed(connection, error);
       return;
@@ -745,6 +757,7 @@ class MqBroker implements Broker, ConnectionHost {
         connection,
         version: v,
         username: admission.username,
+        authorize: this.#chain(connection.listener).authorize,
         expiresAt: Infinity,
         will: undefined,
         willAt: 0,
@@ -761,6 +774,7 @@ class MqBroker implements Broker, ConnectionHost {
       record.connection = connection;
       record.version = v;
       record.username = admission.username;
+      record.authorize = this.#chain(connection.listener).authorize;
     }
     connection.record = record;
     this.#connected++;
@@ -962,7 +976,7 @@ class MqBroker implements Broker, ConnectionHost {
       }
       const qos = minQos(s.qos, this.#options.maxQos);
       if (
-        this.#options.authorize !== undefined &&
+        record.authorize !== undefined &&
         !this.#allowed("subscribe", record, shared?.filter ?? s.filter, s.qos, false, shared?.group)
       ) {
         this.log("notice", `Denied SUBSCRIBE from ${record.clientId} to '${s.filter}'.`);
@@ -1024,7 +1038,7 @@ class MqBroker implements Broker, ConnectionHost {
     const record = sub.record;
     for (const [topic, message] of this.#matchRetained(filter, now)) {
       const source = message.packet;
-      if (this.#options.authorize !== undefined && !this.#mayReceive(record, source, sub.qos)) {
+      if (record.authorize !== undefined && !this.#mayReceive(record, source, sub.qos)) {
         continue;
       }
       const packet: PublishPacket = {
@@ -1089,6 +1103,26 @@ class MqBroker implements Broker, ConnectionHost {
 
   // --- Authorization ---
 
+  #chains: Chain[] = [];
+
+  // The security chain of a listener (-1: the broker's, for connect()).
+  #chain(listener: number): Chain {
+    const o = this.#options;
+    if (this.#chains.length === 0) {
+      const main: Chain = { authenticate: o.authenticate, authorize: o.authorize };
+      this.#chains.push(main);
+      for (const l of o.listeners) {
+        this.#chains.push(
+          l.plugins === undefined ? main : {
+            authenticate: composeAuthenticate(undefined, l.plugins),
+            authorize: composeAuthorize(undefined, l.plugins),
+          },
+        );
+      }
+    }
+    return this.#chains[listener + 1]!;
+  }
+
   // One reused request for the per-message "deliver" checks.
   #readRequest: AuthorizeRequest = {
     action: "deliver",
@@ -1108,7 +1142,7 @@ class MqBroker implements Broker, ConnectionHost {
     retain: boolean,
     shareName?: string,
   ): boolean {
-    const authorize = this.#options.authorize;
+    const authorize = record.authorize;
     if (authorize === undefined) return true;
     try {
       return authorize({
@@ -1134,7 +1168,7 @@ class MqBroker implements Broker, ConnectionHost {
     request.qos = qos;
     request.retain = packet.retain;
     try {
-      return this.#options.authorize!(request);
+      return record.authorize!(request);
     } catch (error) {
       this.log("error", `Authorization hook failed for ${record.clientId}: ${error}`);
       return false;
@@ -1339,7 +1373,7 @@ class MqBroker implements Broker, ConnectionHost {
     retain: boolean,
     ids: readonly number[],
   ): void {
-    if (this.#options.authorize !== undefined && !this.#mayReceive(record, this.#rPacket!, qos)) {
+    if (record.authorize !== undefined && !this.#mayReceive(record, this.#rPacket!, qos)) {
       return;
     }
     this.#rCount++;

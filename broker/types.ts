@@ -38,6 +38,11 @@ export interface BrokerListenerOptions {
    * with CONNACK 0x84 / return code 1. Default: all three.
    */
   protocolVersions?: ProtocolVersion[];
+  /**
+   * Security plugins for clients of this listener, used instead of the broker's
+   * `authenticate`, `authorize` and `plugins` (mosquitto's `per_listener_settings true`).
+   */
+  plugins?: BrokerPlugin[];
 }
 
 /**

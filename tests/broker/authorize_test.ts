@@ -6,6 +6,7 @@
 import { describe, test } from "../_testing.ts";
 import assert from "node:assert/strict";
 import type { AuthorizeRequest, BrokerPlugin } from "../../broker/types.ts";
+import { nodeAdapter } from "../../socket/node.ts";
 import { brokerFor, bytes, RawClient, text } from "./_client.ts";
 
 const T = { timeout: 10_000 };
@@ -235,6 +236,40 @@ describe("broker authorization", () => {
     c.publish("x", "y", { qos: 1, packetId: 1 });
     assert.equal((await c.next("puback")).reasonCode, 0x87);
     assert.ok(lines.some((l) => l.includes("Authorization hook failed") && l.includes("boom")));
+  });
+
+  test("startBroker() gives a listener with plugins its own security chain", T, async (t) => {
+    const locked: BrokerPlugin = {
+      name: "locked",
+      authenticate: (c) => c.username === "admin",
+      authorize: (r) => r.topic.startsWith("admin/"),
+    };
+    const reloaded: string[] = [];
+    const broker = await brokerFor(t, {
+      listeners: [{ hostname: "127.0.0.1", port: 0 }, {
+        hostname: "127.0.0.1",
+        port: 0,
+        plugins: [{ ...locked, reload: () => void reloaded.push("locked") }],
+      }],
+      authorize: (r) => !r.topic.startsWith("admin/"),
+    });
+    const open = await RawClient.tcp(t, broker, 5);
+    assert.equal((await open.connect("open", { username: "anyone" })).reasonCode, 0);
+    assert.deepEqual(await open.subscribe(["admin/x", "public/x"]), [0x87, 0]);
+    const address = broker.addresses[1]!;
+    const connectLocked = async (id: string, username: string) => {
+      const socket = await nodeAdapter.connect({ hostname: address.hostname, port: address.port });
+      const client = new RawClient(socket, 5);
+      t.after(() => client.destroy());
+      return [client, await client.connect(id, { username })] as const;
+    };
+    const [, refused] = await connectLocked("guest", "anyone");
+    assert.equal(refused.reasonCode, 0x87);
+    const [admin, accepted] = await connectLocked("admin", "admin");
+    assert.equal(accepted.reasonCode, 0);
+    assert.deepEqual(await admin.subscribe(["admin/x", "public/x"]), [0, 0x87]);
+    await broker.reload();
+    assert.deepEqual(reloaded, ["locked"]);
   });
 
   test("Broker.reload() reloads every plugin and rejects with a failure", T, async (t) => {
