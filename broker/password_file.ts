@@ -8,7 +8,7 @@
 
 import { isHashed, verifyPassword } from "./password_hash.ts";
 import { ConfigError, ConfigErrorKind, type ConfigWarning } from "./config.ts";
-import type { Authenticate, BrokerOptions } from "./types.ts";
+import type { Authenticate, BrokerOptions, BrokerPlugin } from "./types.ts";
 
 /** A parsed password file: user name to hash field. */
 export interface PasswordFile {
@@ -115,4 +115,55 @@ export function fileAuthenticator(
     return await verifyPassword(hash, password);
   };
   return authenticate;
+}
+
+/** Options of {@linkcode passwordFilePlugin}. */
+export interface PasswordFilePluginOptions extends FileAuthenticatorOptions {
+  /**
+   * Read the password file again, for {@linkcode BrokerPlugin.reload} (SIGHUP). When it
+   * throws, the plugin keeps the users it had.
+   */
+  load?: () => Promise<PasswordFile>;
+}
+
+/**
+ * The `allow_anonymous` / `password_file` rules of {@linkcode fileAuthenticator} as a
+ * broker plugin whose `reload()` re-reads the file: connected clients stay, new CONNECTs see
+ * the new users.
+ *
+ * @example A plugin that reloads its users
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parsePasswordFile, passwordFilePlugin } from "./password_file.ts";
+ * let text = "";
+ * const plugin = passwordFilePlugin({
+ *   allowAnonymous: false,
+ *   passwords: parsePasswordFile(text, "passwd"),
+ *   load: () => Promise.resolve(parsePasswordFile(text, "passwd")),
+ * });
+ * assert.equal(plugin.name, "password file");
+ * text = "# no users yet\n";
+ * await plugin.reload!();
+ * ```
+ *
+ * @param options Anonymous access, the password file and how to read it again.
+ * @returns The plugin.
+ */
+export function passwordFilePlugin(options: PasswordFilePluginOptions): BrokerPlugin {
+  const { allowAnonymous, load } = options;
+  let passwords = options.passwords;
+  let authenticate = fileAuthenticator(
+    passwords === undefined ? { allowAnonymous } : { allowAnonymous, passwords },
+  );
+  const plugin: BrokerPlugin = {
+    name: "password file",
+    authenticate: (context) => authenticate?.(context) ?? true,
+  };
+  if (load !== undefined) {
+    plugin.reload = async () => {
+      passwords = await load();
+      authenticate = fileAuthenticator({ allowAnonymous, passwords });
+    };
+  }
+  return plugin;
 }

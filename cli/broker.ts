@@ -10,9 +10,10 @@
 import { startBroker } from "../broker/broker.ts";
 import { type BrokerConfig, ConfigError, parseBrokerConfig } from "../broker/config.ts";
 import {
-  fileAuthenticator,
   parsePasswordFile,
   type PasswordFile,
+  passwordFilePlugin,
+  type PasswordFilePluginOptions,
 } from "../broker/password_file.ts";
 import type { Broker, BrokerListenerOptions, BrokerOptions, LogLevel } from "../broker/types.ts";
 import type { SocketAdapter, TlsOptions } from "../socket/types.ts";
@@ -133,14 +134,26 @@ async function loadConfig(
   }
   const loaded: LoadedConfig = { config, listeners };
   if (config.passwordFile !== undefined) {
-    const passwords = parsePasswordFile(
-      await read(config.passwordFile, "password file"),
-      config.passwordFile,
-    );
-    for (const w of passwords.warnings) warn(`Warning: ${w.file}:${w.line}: ${w.message}`);
-    loaded.passwords = passwords;
+    loaded.passwords = await readPasswordFile(config.passwordFile, host, warn);
   }
   return loaded;
+}
+
+/** Read and parse a password file, passing its warnings on (start-up and SIGHUP). */
+async function readPasswordFile(
+  path: string,
+  host: BrokerCliHost,
+  warn: (line: string) => void,
+): Promise<PasswordFile> {
+  let text: string;
+  try {
+    text = decoder.decode(await host.readFile!(path));
+  } catch {
+    throw new LoadError(`Unable to open password file ${path}.`);
+  }
+  const passwords = parsePasswordFile(text, path);
+  for (const w of passwords.warnings) warn(`Warning: ${w.file}:${w.line}: ${w.message}`);
+  return passwords;
 }
 
 /**
@@ -272,7 +285,7 @@ export async function runBroker(args: readonly string[], host: BrokerCliHost): P
   } else {
     log("Anonymous clients are allowed: no listener is configured (local only mode).");
   }
-  let broker: Broker;
+  let broker: Broker | undefined;
   let removeSignals: (() => void)[] = [];
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => {
@@ -285,16 +298,29 @@ export async function runBroker(args: readonly string[], host: BrokerCliHost): P
       logTypes,
       logger: (_level, message) => log(message),
     };
-    const authenticate = fileAuthenticator(
-      passwords === undefined ? { allowAnonymous } : { allowAnonymous, passwords },
-    );
-    if (authenticate !== undefined) options.authenticate = authenticate;
+    const passwordFile = config?.passwordFile;
+    if (!allowAnonymous || passwords !== undefined) {
+      const pluginOptions: PasswordFilePluginOptions = { allowAnonymous };
+      if (passwords !== undefined) pluginOptions.passwords = passwords;
+      if (passwordFile !== undefined) {
+        pluginOptions.load = () => readPasswordFile(passwordFile, host, log);
+      }
+      options.plugins = [passwordFilePlugin(pluginOptions)];
+    }
     if (host.adapter !== undefined) options.adapter = host.adapter;
     const memoryUsage = host.memoryUsage;
     if (memoryUsage !== undefined) options.memoryUsage = () => memoryUsage().heapUsed;
     // Signal handlers go in before the broker starts (and logs that it runs), so a signal
     // that arrives during start-up still shuts it down cleanly.
-    removeSignals = [host.onSignal("SIGINT", stop), host.onSignal("SIGTERM", stop)];
+    removeSignals = [
+      host.onSignal("SIGINT", stop),
+      host.onSignal("SIGTERM", stop),
+      host.onSignal("SIGHUP", () => {
+        log("Reloading config.");
+        // Failures are logged by the broker; the old files stay in force.
+        broker?.reload().catch(() => {});
+      }),
+    ];
     broker = await startBroker(options);
   } catch (error) {
     for (const remove of removeSignals) remove();

@@ -12,14 +12,33 @@ import type { CliHost, CliOutput, HostSignal } from "../../cli/host.ts";
 export class CapturedOutput implements CliOutput {
   readonly isTTY: boolean;
   readonly chunks: Uint8Array[] = [];
+  readonly #waiters: { text: string; resolve: () => void }[] = [];
   constructor(isTTY = false) {
     this.isTTY = isTTY;
   }
   write(bytes: Uint8Array): void {
     this.chunks.push(bytes.slice());
+    this.#wake();
   }
   writeText(text: string): void {
     this.chunks.push(new TextEncoder().encode(text));
+    this.#wake();
+  }
+  /** Resolves once the output contains `text` (at once if it already does). */
+  waitFor(text: string): Promise<void> {
+    if (this.text.includes(text)) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ text, resolve }));
+  }
+  #wake(): void {
+    if (this.#waiters.length === 0) return;
+    const all = this.text;
+    for (let i = this.#waiters.length - 1; i >= 0; i--) {
+      const waiter = this.#waiters[i]!;
+      if (all.includes(waiter.text)) {
+        this.#waiters.splice(i, 1);
+        waiter.resolve();
+      }
+    }
   }
   /** Everything written, as text. */
   get text(): string {

@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runBroker } from "../../cli/broker.ts";
+import { hashPassword } from "../../broker/password_hash.ts";
 import type { Broker } from "../../broker/types.ts";
 import { MemoryNetwork } from "../../socket/memory.ts";
 import type { ProtocolVersion } from "../../protocol/mod.ts";
@@ -137,6 +138,41 @@ describe("mq broker -c", () => {
     const anon = await r.client(4);
     assert.equal((await anon.connect("d")).reasonCode, 5);
   });
+
+  test(
+    "runBroker() re-reads the password file on SIGHUP without dropping connections",
+    T,
+    async (t) => {
+      const r = await running(t, ["-c", "m.conf"], {
+        files: { "m.conf": "listener 1883\npassword_file pw\n", pw: PASSWD },
+      });
+      const alice = await r.client(5);
+      const login = { username: "alice", password: password("secret") };
+      assert.equal((await alice.connect("alice", login)).reasonCode, 0);
+      const bobLogin = { username: "bob", password: password("builder") };
+      const early = await r.client(5);
+      assert.equal((await early.connect("bob1", bobLogin)).reasonCode, 0x87);
+      r.host.files.set(
+        "pw",
+        new TextEncoder().encode(`bob:${await hashPassword("builder", { iterations: 1000 })}\n`),
+      );
+      r.host.signal("SIGHUP");
+      await r.host.err.waitFor("Reloaded password file.");
+      assert.match(r.host.err.text, /Reloading config\./);
+      const bob = await r.client(5);
+      assert.equal((await bob.connect("bob2", bobLogin)).reasonCode, 0);
+      const again = await r.client(5);
+      assert.equal((await again.connect("alice2", login)).reasonCode, 0x87);
+      // alice, connected before the reload, is still served.
+      assert.deepEqual(await alice.subscribe(["x"]), [0]);
+      // A broken file on SIGHUP keeps the users in force.
+      r.host.files.delete("pw");
+      r.host.signal("SIGHUP");
+      await r.host.err.waitFor("Cannot reload password file");
+      const still = await r.client(5);
+      assert.equal((await still.connect("bob3", bobLogin)).reasonCode, 0);
+    },
+  );
 
   test("runBroker() applies options and ${VAR} from the environment", T, async (t) => {
     const r = await running(t, ["-c", "mq.yaml"], {
