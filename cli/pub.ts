@@ -62,6 +62,11 @@ export function publishProperties(o: PubOptions | RrOptions): {
   return { properties: any ? rest : undefined, topicAliases: topicAlias !== undefined };
 }
 
+/** The `-l` progress text: `1 message published`, `2 messages published`. */
+function published(count: number): string {
+  return `${count} message${count === 1 ? "" : "s"} published`;
+}
+
 /**
  * Run `mq pub` with parsed options: connect, publish (`--repeat` times, or once per line
  * with `-l`, at most `-M` QoS 1/2 messages in flight), disconnect.
@@ -93,24 +98,31 @@ export async function runPub(o: PubOptions, host: CliHost): Promise<number> {
   const publishOptions: PublishOptions = { qos: o.qos, retain: o.retain };
   if (properties !== undefined) publishOptions.properties = properties;
   let failure: number | undefined;
+  // A `-l` progress line is on the terminal without its newline: end it before an error.
+  let progressOpen = false;
+  const report = (line: string): void => {
+    if (progressOpen) {
+      progressOpen = false;
+      host.stderr.writeText("\n");
+    }
+    printError(o, host, line);
+  };
   const pending = new Set<Promise<void>>();
   const send = (bytes: Uint8Array): Promise<void> => {
     const p = client.publish(o.topic, bytes, publishOptions).then(
       () => {},
       (error) => {
         if (error instanceof PublishRefusedError) {
-          printError(o, host, `Warning: Publish failed: ${reasonString(error.reasonCode)}.`);
+          report(`Warning: Publish failed: ${reasonString(error.reasonCode)}.`);
         } else if (error instanceof ServerLimitError) {
-          printError(
-            o,
-            host,
+          report(
             error.reasonCode === 0x9b
               ? "Error: Message QoS not supported on broker, try a lower QoS."
               : `Error: ${reasonString(error.reasonCode)}.`,
           );
           failure ??= 1;
         } else if (stopped === undefined) {
-          printError(o, host, "Error: The connection was lost.");
+          report("Error: The connection was lost.");
           failure ??= EXIT_CONNECTION_LOST;
         }
       },
@@ -133,10 +145,12 @@ export async function runPub(o: PubOptions, host: CliHost): Promise<number> {
         count++;
         if (progress && host.now() - shown >= 200) {
           shown = host.now();
-          host.stderr.writeText(`\r${count} messages published`);
+          host.stderr.writeText(`\r${published(count)}`);
+          progressOpen = true;
         }
       }
-      if (progress && count > 0) host.stderr.writeText(`\r${count} messages published\n`);
+      if (progress && count > 0) host.stderr.writeText(`\r${published(count)}\n`);
+      progressOpen = false;
     } else {
       for (let i = 0; i < o.repeat; i++) {
         if (stopped !== undefined || failure !== undefined) break;

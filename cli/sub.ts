@@ -86,7 +86,7 @@ export function printMessage(
     bytes = out;
   }
   if (bytes.length > 0) host.stdout.write(bytes);
-  if (!o.quiet) { for (const line of result.errors) host.stderr.writeText(`${line}\n`); }
+  for (const line of result.errors) printError(o as SubOptions, host, line);
 }
 
 /**

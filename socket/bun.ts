@@ -29,6 +29,8 @@ interface BunRawSocket {
   pause(): void;
   resume(): void;
   setNoDelay?(noDelay?: boolean): boolean;
+  /** TLS only: the negotiated cipher; its name is `null` when no session was established. */
+  getCipher?(): { name: string | null } | null | undefined;
   readonly remoteAddress?: string;
   readonly remotePort?: number;
   readonly localAddress?: string;
@@ -428,15 +430,26 @@ function connect(options: ConnectOptions): Promise<Socket> {
         if (!encrypted) succeed(socket);
       },
       handshake(socket: BunRawSocket, success: boolean, authorizationError: Error | null): void {
-        if (success && (authorizationError === null || config?.insecure === true)) {
+        // Bun 1.4 passes `success` false whenever the certificate fails the host name check,
+        // even under `rejectUnauthorized: false` (Bun still checks the name and reports it;
+        // only the chain error is waived), and leaves the connection open. It also calls
+        // this, with `success` false, when the handshake itself failed (a peer that does not
+        // speak TLS). So `insecure` accepts any verification result, but only once a session
+        // exists: a cipher was negotiated.
+        const accepted = config?.insecure === true
+          ? success || (socket.getCipher?.()?.name ?? null) !== null
+          : success && authorizationError === null;
+        if (accepted) {
           if (socket.data !== undefined) BunSocket.hold(socket.data);
           succeed(socket);
           return;
         }
         const error = authorizationError ?? new Error("TLS handshake failed");
-        socket.data?.destroy(error);
-        if (socket.data === undefined) socket.terminate();
+        // Reject before closing: terminate() runs the close callback at once, whose
+        // "connection closed" would otherwise win over the certificate error.
         fail(connectError(options, error));
+        if (socket.data === undefined) socket.terminate();
+        else socket.data.destroy(error);
       },
       close(socket: BunRawSocket, error?: Error): void {
         BunSocket.closed(socket, error);
