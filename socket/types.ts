@@ -97,7 +97,10 @@ export interface TlsOptions {
   ca?: string | string[];
   /** Server name for SNI and verification (client only). Defaults to the hostname. */
   serverName?: string;
-  /** Skip certificate verification (client only). Dangerous; for tests. */
+  /**
+   * Skip certificate verification (client only). Dangerous; for tests. The Deno adapter
+   * refuses it with a `TypeError` (`Deno.connectTls` cannot skip verification).
+   */
   insecure?: boolean;
   /** ALPN protocols to offer (client) or accept (server). */
   alpnProtocols?: string[];
