@@ -347,6 +347,12 @@ class MqBroker implements Broker, ConnectionHost {
     this.log("notice", `mq version ${VERSION} starting`);
     if (o.listeners.length > 0) {
       const adapter = this.#adapter ?? await loadTcpAdapter();
+      // TLS listeners use node:tls on every runtime (Deno and Bun run it too): the one API
+      // with client certificate details, a minimum version and certificate reload in all three.
+      const tlsAdapter = this.#adapter ??
+        (o.listeners.some((l) => l.tls !== undefined)
+          ? (await import("../socket/node.ts")).nodeAdapter
+          : adapter);
       try {
         for (const l of o.listeners) {
           const listenOptions: { hostname: string; port: number; tls?: typeof l.tls } = {
@@ -356,7 +362,7 @@ class MqBroker implements Broker, ConnectionHost {
           if (l.tls !== undefined) listenOptions.tls = l.tls;
           const index = this.#listeners.length;
           this.#perListener.push(0);
-          const listener = await adapter.listen(
+          const listener = await (l.tls === undefined ? adapter : tlsAdapter).listen(
             listenOptions,
             (socket) => this.#accept(socket, index),
           );
@@ -535,6 +541,22 @@ class MqBroker implements Broker, ConnectionHost {
       this.#refuse(connection, 0x8c, `Authentication method "${method}" not supported`);
       return;
     }
+    const listener = connection.listener < 0 ? undefined : o.listeners[connection.listener]!;
+    const certificate = connection.socket.peerCertificate?.();
+    if (listener?.useIdentityAsUsername === true || listener?.useSubjectAsUsername === true) {
+      const identity = listener.useSubjectAsUsername === true
+        ? certificate?.subject
+        : certificate?.commonName;
+      if (identity === undefined) {
+        this.log("notice", `Refused client ${clientId}: no certificate identity.`);
+        this.#refuse(connection, 0x86);
+        return;
+      }
+      // The certificate authenticated the client (mosquitto skips the password file here).
+      admission.username = identity;
+      this.#admit(connection, admission, undefined);
+      return;
+    }
     const authenticate = this.#chain(connection.listener).authenticate;
     if (authenticate === undefined) {
       this.#admit(connection, admission, undefined);
@@ -557,6 +579,7 @@ class MqBroker implements Broker, ConnectionHost {
     };
     if (packet.username !== undefined) context.username = packet.username;
     if (packet.password !== undefined) context.password = packet.password;
+    if (certificate !== undefined) context.certificate = certificate;
     if (method !== undefined) context.method = method;
     const data = packet.properties?.authenticationData;
     if (data !== undefined) context.data = data;
@@ -1590,6 +1613,23 @@ class MqBroker implements Broker, ConnectionHost {
         this.log("notice", `Reloaded ${plugin.name}.`);
       } catch (error) {
         this.log("error", `Cannot reload ${plugin.name}: ${error}`);
+        failure ??= error;
+      }
+    }
+    const listeners = this.#options.listeners;
+    for (let i = 0; i < listeners.length && i < this.#listeners.length; i++) {
+      const load = listeners[i]!.loadTls;
+      if (load === undefined) continue;
+      const listener = this.#listeners[i]!;
+      const where = `${listener.address.hostname} port ${listener.address.port}`;
+      try {
+        if (listener.updateTls === undefined) {
+          throw new TypeError("this socket adapter cannot change certificates");
+        }
+        listener.updateTls(await load());
+        this.log("notice", `Reloaded TLS certificates of listener ${where}.`);
+      } catch (error) {
+        this.log("error", `Cannot reload TLS certificates of listener ${where}: ${error}`);
         failure ??= error;
       }
     }

@@ -113,6 +113,14 @@ export interface ConfigListener {
   cafile?: string;
   /** `max_connections` of this listener (-1 or absent: no limit). */
   maxConnections?: number;
+  /** `require_certificate`: clients must present a certificate `cafile` verifies. */
+  requireCertificate?: boolean;
+  /** `use_identity_as_username`. */
+  useIdentityAsUsername?: boolean;
+  /** `use_subject_as_username`. */
+  useSubjectAsUsername?: boolean;
+  /** `tls_version` as the minimum version. */
+  tlsVersion?: "TLSv1.2" | "TLSv1.3";
   /** The line that configured it. */
   line: number;
 }
@@ -175,6 +183,10 @@ interface PendingListener {
   keyfile?: string;
   cafile?: string;
   maxConnections?: number;
+  requireCertificate?: boolean;
+  useIdentityAsUsername?: boolean;
+  useSubjectAsUsername?: boolean;
+  tlsVersion?: "TLSv1.2" | "TLSv1.3";
   line: number;
   touched: boolean;
 }
@@ -460,6 +472,32 @@ class Parser {
       case "cafile":
         listener.cafile = this.string(entry);
         break;
+      case "require_certificate":
+        listener.requireCertificate = this.boolean(entry);
+        break;
+      case "use_identity_as_username":
+        listener.useIdentityAsUsername = this.boolean(entry);
+        break;
+      case "use_subject_as_username":
+        listener.useSubjectAsUsername = this.boolean(entry);
+        break;
+      case "tls_version": {
+        const version = this.string(entry);
+        if (version === "tlsv1.3") listener.tlsVersion = "TLSv1.3";
+        else if (version === "tlsv1.2") listener.tlsVersion = "TLSv1.2";
+        else if (version === "tlsv1.1" || version === "tlsv1") {
+          // Older versions are not negotiated at all: TLS 1.2 is the floor anyway.
+          this.unsupported(entry, `"${version}" is below mq's minimum, TLS 1.2`);
+          return true;
+        } else {
+          throw this.error(
+            entry,
+            ConfigErrorKind.Range,
+            `Cannot apply option "tls_version": "${version}" is not tlsv1.3, tlsv1.2 or tlsv1.1`,
+          );
+        }
+        break;
+      }
       case "max_connections": {
         // mosquitto: -1 (the default) is no limit
         const n = this.integer(entry, -1, Number.MAX_SAFE_INTEGER);
@@ -522,6 +560,25 @@ class Parser {
       if (l.keyfile !== undefined) out.keyfile = l.keyfile;
       if (l.cafile !== undefined) out.cafile = l.cafile;
       if (l.maxConnections !== undefined) out.maxConnections = l.maxConnections;
+      if (l.requireCertificate === true) out.requireCertificate = true;
+      if (l.useIdentityAsUsername === true) out.useIdentityAsUsername = true;
+      if (l.useSubjectAsUsername === true) out.useSubjectAsUsername = true;
+      if (l.tlsVersion !== undefined) out.tlsVersion = l.tlsVersion;
+      const identity = out.useIdentityAsUsername === true || out.useSubjectAsUsername === true;
+      if ((out.requireCertificate === true || identity) && out.certfile === undefined) {
+        throw this.error(
+          { key: identity ? "use_identity_as_username" : "require_certificate", line: l.line },
+          ConfigErrorKind.Missing,
+          `Cannot configure listener on port ${out.port}: client certificates need "certfile" and "keyfile"`,
+        );
+      }
+      if (out.requireCertificate === true && out.cafile === undefined) {
+        throw this.error(
+          { key: "require_certificate", line: l.line },
+          ConfigErrorKind.Missing,
+          `Cannot configure listener on port ${out.port}: "require_certificate" needs "cafile" to verify clients`,
+        );
+      }
       if ((out.certfile === undefined) !== (out.keyfile === undefined)) {
         const key = out.certfile === undefined ? "keyfile" : "certfile";
         throw this.error(
@@ -588,9 +645,6 @@ const LISTENER_SECURITY_OPTIONS = new Set([
   "psk_hint",
   "crlfile",
   "mount_point",
-  "require_certificate",
-  "use_identity_as_username",
-  "use_subject_as_username",
 ]);
 /** Listener-scoped mosquitto options mq lacks, skipped with a warning. */
 const LISTENER_UNSUPPORTED = new Set([
@@ -598,7 +652,6 @@ const LISTENER_UNSUPPORTED = new Set([
   "bind_interface",
   "http_dir",
   "use_username_as_clientid",
-  "tls_version",
   "ciphers",
   "ciphers_tls1.3",
   "capath",
@@ -792,6 +845,10 @@ function parseMosquitto(text: string, parser: Parser): void {
 
 const LISTENER_KEYS = new Set([
   "bind_address",
+  "require_certificate",
+  "use_identity_as_username",
+  "use_subject_as_username",
+  "tls_version",
   "max_connections",
   "certfile",
   "keyfile",

@@ -266,9 +266,9 @@ describe("parseBrokerConfig() YAML", () => {
 
   test("parseBrokerConfig() refuses unsupported options that guard access", () => {
     fails("acl_file: /etc/acl\n", { line: 1, key: "acl_file", kind: ConfigErrorKind.Unsupported });
-    fails("listeners:\n  - port: 1\n    require_certificate: true\n", {
+    fails("listeners:\n  - port: 1\n    mount_point: site/\n", {
       line: 3,
-      key: "require_certificate",
+      key: "mount_point",
       kind: ConfigErrorKind.Unsupported,
     });
     fails("listeners:\n  - port: 1\n    protocol: websockets\n", {
@@ -278,6 +278,56 @@ describe("parseBrokerConfig() YAML", () => {
     });
     const off = parseBrokerConfig("require_certificate: false\n", "mq.yaml");
     assert.deepEqual(off.warnings, []);
+  });
+});
+
+describe("parseBrokerConfig() client certificates", () => {
+  test("parseBrokerConfig() reads require_certificate, identity options and tls_version", () => {
+    const config = parseBrokerConfig(
+      [
+        "listener 8883",
+        "certfile s.pem",
+        "keyfile s.key",
+        "cafile ca.pem",
+        "require_certificate true",
+        "use_identity_as_username true",
+        "tls_version tlsv1.3",
+        "listener 8884",
+        "certfile s.pem",
+        "keyfile s.key",
+        "use_subject_as_username true",
+        "tls_version tlsv1.1",
+      ].join("\n"),
+      "m.conf",
+    );
+    assert.deepEqual(config.listeners[0], {
+      hostname: "0.0.0.0",
+      port: 8883,
+      certfile: "s.pem",
+      keyfile: "s.key",
+      cafile: "ca.pem",
+      requireCertificate: true,
+      useIdentityAsUsername: true,
+      tlsVersion: "TLSv1.3",
+      line: 1,
+    });
+    assert.equal(config.listeners[1]!.useSubjectAsUsername, true);
+    assert.equal(config.listeners[1]!.tlsVersion, undefined);
+    assert.deepEqual(config.warnings.map((w) => [w.line, w.key]), [[12, "tls_version"]]);
+  });
+
+  test("parseBrokerConfig() refuses client certificate options without what they need", () => {
+    const at = (text: string, line: number, key: string, kind: ConfigErrorKind) =>
+      fails(text, { line, key, kind }, {}, "m.conf");
+    at("listener 1\nrequire_certificate true\n", 1, "require_certificate", "missing");
+    at("listener 1\nuse_identity_as_username true\n", 1, "use_identity_as_username", "missing");
+    at(
+      "listener 1\ncertfile a\nkeyfile b\nrequire_certificate true\n",
+      1,
+      "require_certificate",
+      "missing",
+    );
+    at("listener 1\ntls_version sslv3\n", 2, "tls_version", "range");
   });
 });
 

@@ -12,7 +12,13 @@ import type {
   Subscription,
   UserProperty,
 } from "../protocol/mod.ts";
-import type { Socket, SocketAdapter, SocketAddress, TlsOptions } from "../socket/types.ts";
+import type {
+  PeerCertificate,
+  Socket,
+  SocketAdapter,
+  SocketAddress,
+  TlsOptions,
+} from "../socket/types.ts";
 
 /** Mosquitto's log types, from most to least severe. */
 export type LogLevel = "error" | "warning" | "notice" | "information" | "debug";
@@ -38,6 +44,20 @@ export interface BrokerListenerOptions {
    * with CONNACK 0x84 / return code 1. Default: all three.
    */
   protocolVersions?: ProtocolVersion[];
+  /**
+   * Take the user name from the CN of the client's verified certificate (mosquitto's
+   * `use_identity_as_username`; needs `tls.requireCertificate`). The CONNECT's user name and
+   * password are ignored and authentication is skipped; authorization sees the CN. A client
+   * without a certificate is refused with 0x86 (return code 4).
+   */
+  useIdentityAsUsername?: boolean;
+  /** Like `useIdentityAsUsername` with the whole RFC 2253 subject (`use_subject_as_username`). */
+  useSubjectAsUsername?: boolean;
+  /**
+   * Read the certificates again for {@linkcode Broker.reload} (SIGHUP): new handshakes use
+   * them, open connections stay.
+   */
+  loadTls?: () => Promise<TlsOptions>;
   /**
    * Security plugins for clients of this listener, used instead of the broker's
    * `authenticate`, `authorize` and `plugins` (mosquitto's `per_listener_settings true`).
@@ -188,6 +208,8 @@ export interface AuthContext {
   userProperties?: UserProperty[];
   /** The peer. */
   remoteAddress: SocketAddress;
+  /** The client's verified TLS certificate, on a listener that asks for one. */
+  certificate?: PeerCertificate;
 }
 
 /** A decision of {@linkcode BrokerOptions.authenticate} or {@linkcode BrokerPlugin.authenticate}. */
@@ -400,7 +422,7 @@ export interface Broker {
   close(): Promise<void>;
   /**
    * Re-read configuration files without dropping connections (what SIGHUP does to `mq
-   * broker`): each plugin's `reload()` runs in turn. A plugin that fails keeps its previous
+   * broker`): each plugin's `reload()` runs in turn, then each TLS listener's `loadTls()`. A plugin that fails keeps its previous
    * state; its error is logged and the promise rejects with it after the others ran.
    */
   reload(): Promise<void>;

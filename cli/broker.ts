@@ -121,14 +121,23 @@ async function loadConfig(
   for (const l of config.listeners) {
     const listener: BrokerListenerOptions = { hostname: l.hostname, port: l.port };
     if (l.maxConnections !== undefined) listener.maxConnections = l.maxConnections;
+    if (l.useIdentityAsUsername === true) listener.useIdentityAsUsername = true;
+    if (l.useSubjectAsUsername === true) listener.useSubjectAsUsername = true;
     if (l.certfile !== undefined && l.keyfile !== undefined) {
       const at = `${file}:${l.line}`;
-      const tls: TlsOptions = {
-        cert: await read(l.certfile, "certfile", at),
-        key: await read(l.keyfile, "keyfile", at),
+      const { certfile, keyfile, cafile } = l;
+      const loadTls = async (): Promise<TlsOptions> => {
+        const tls: TlsOptions = {
+          cert: await read(certfile, "certfile", at),
+          key: await read(keyfile, "keyfile", at),
+        };
+        if (cafile !== undefined) tls.ca = await read(cafile, "cafile", at);
+        if (l.requireCertificate === true) tls.requireCertificate = true;
+        if (l.tlsVersion !== undefined) tls.minVersion = l.tlsVersion;
+        return tls;
       };
-      if (l.cafile !== undefined) tls.ca = await read(l.cafile, "cafile", at);
-      listener.tls = tls;
+      listener.tls = await loadTls();
+      listener.loadTls = loadTls;
     }
     listeners.push(listener);
   }

@@ -375,6 +375,9 @@ function bunTlsOptions(config: TlsOptions, server: boolean): BunTlsOptions {
     result.ALPNProtocols = alpnWireFormat(config.alpnProtocols);
   }
   if (server) {
+    if (config.minVersion !== undefined) {
+      throw new TypeError('Cannot listen with TLS on Bun: "minVersion" is not supported');
+    }
     if (config.requireCertificate === true) {
       result.requestCert = true;
       result.rejectUnauthorized = true;

@@ -538,6 +538,9 @@ function listen(options: ListenOptions, onAccept: AcceptHandler): Promise<Listen
           'Cannot listen with TLS on Deno: "requireCertificate" is not supported',
         );
       }
+      if (config.minVersion !== undefined) {
+        throw new TypeError('Cannot listen with TLS on Deno: "minVersion" is not supported');
+      }
       const tlsOptions: DenoListenTlsOptions = { ...base, cert: config.cert, key: config.key };
       if (config.alpnProtocols !== undefined) tlsOptions.alpnProtocols = config.alpnProtocols;
       listener = deno.listenTls(tlsOptions);

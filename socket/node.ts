@@ -13,6 +13,7 @@ import type {
   ConnectOptions,
   Listener,
   ListenOptions,
+  PeerCertificate,
   Socket,
   SocketAdapter,
   SocketAddress,
@@ -97,6 +98,17 @@ class NodeSocket implements Socket {
 
   get localAddress(): SocketAddress {
     return this.#local;
+  }
+
+  peerCertificate(): PeerCertificate | undefined {
+    if (!this.#encrypted) return undefined;
+    const socket = this.#socket as tls.TLSSocket;
+    if (socket.authorized !== true) return undefined;
+    const subject = socket.getPeerCertificate()?.subject as
+      | Record<string, string | string[]>
+      | undefined;
+    if (subject === undefined || Object.keys(subject).length === 0) return undefined;
+    return describeSubject(subject);
   }
 
   setHandlers(handlers: SocketHandlers): void {
@@ -236,6 +248,24 @@ function clientTlsOptions(options: ConnectOptions, config: TlsOptions): tls.Conn
   return result;
 }
 
+// RFC 2253: attributes most specific first (the reverse of the certificate's order),
+// special characters escaped.
+function describeSubject(subject: Record<string, string | string[]>): PeerCertificate {
+  const escape = (v: string): string =>
+    v.replace(/[,+"\\<>;=]/g, "\\$&").replace(/^[ #]/, "\\$&").replace(/ $/, "\\ ");
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(subject).reverse()) {
+    for (const v of Array.isArray(value) ? [...value].reverse() : [value]) {
+      parts.push(`${key}=${escape(v)}`);
+    }
+  }
+  const cn = subject.CN;
+  const result: PeerCertificate = { subject: parts.join(",") };
+  const commonName = Array.isArray(cn) ? cn[cn.length - 1] : cn;
+  if (commonName !== undefined) result.commonName = commonName;
+  return result;
+}
+
 function serverTlsOptions(config: TlsOptions): tls.TlsOptions {
   if (config.cert === undefined || config.key === undefined) {
     throw new TypeError('Cannot listen with TLS: "cert" and "key" are required');
@@ -247,6 +277,7 @@ function serverTlsOptions(config: TlsOptions): tls.TlsOptions {
     result.requestCert = true;
     result.rejectUnauthorized = true;
   }
+  if (config.minVersion !== undefined) result.minVersion = config.minVersion;
   return result;
 }
 
@@ -319,6 +350,13 @@ class NodeListener implements Listener {
       hostname: typeof bound === "object" && bound !== null ? bound.address : "",
       port: typeof bound === "object" && bound !== null ? bound.port : 0,
     };
+  }
+
+  updateTls(config: TlsOptions): void {
+    if (!(this.#server instanceof tls.Server)) {
+      throw new TypeError("Cannot update TLS: the listener is not a TLS listener");
+    }
+    this.#server.setSecureContext(serverTlsOptions(config));
   }
 
   close(): Promise<void> {

@@ -77,6 +77,19 @@ export interface Socket {
   readonly remoteAddress: SocketAddress;
   /** The local address. */
   readonly localAddress: SocketAddress;
+  /**
+   * The certificate the TLS peer presented and the handshake verified, if any. Adapters
+   * that cannot tell leave this method out.
+   */
+  peerCertificate?(): PeerCertificate | undefined;
+}
+
+/** What the broker needs of a verified peer certificate. */
+export interface PeerCertificate {
+  /** The subject as an RFC 2253 string, most specific first, e.g. `"CN=dev1,O=Acme,C=GB"`. */
+  subject: string;
+  /** The subject's common name (CN), if it has one. */
+  commonName?: string;
 }
 
 /** A listening server socket. */
@@ -85,6 +98,11 @@ export interface Listener {
   readonly address: SocketAddress;
   /** Stop accepting connections. Open sockets are not touched. Resolves once closed. */
   close(): Promise<void>;
+  /**
+   * Serve new TLS handshakes with these certificates (a reload); open connections keep
+   * theirs. Only TLS listeners of adapters that can do it have this method.
+   */
+  updateTls?(tls: TlsOptions): void;
 }
 
 /** TLS options accepted by the TCP adapters. PEM strings throughout. */
@@ -106,6 +124,12 @@ export interface TlsOptions {
   alpnProtocols?: string[];
   /** Ask clients for a certificate and refuse those without a valid one (server only). */
   requireCertificate?: boolean;
+  /**
+   * Lowest TLS version to negotiate (mosquitto's `tls_version`). Default: the runtime's
+   * (TLS 1.2). The node adapter honours it; the Deno and Bun adapters refuse a listener
+   * that sets it with a `TypeError`.
+   */
+  minVersion?: "TLSv1.2" | "TLSv1.3";
 }
 
 /** Options for opening a client connection. */
