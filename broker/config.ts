@@ -145,6 +145,8 @@ export interface BrokerConfig {
   allowAnonymousSet: boolean;
   /** The `password_file`, if any (a path relative to the working directory, as in mosquitto). */
   passwordFile?: string;
+  /** The `acl_file`, if any (a path relative to the working directory). */
+  aclFile?: string;
   /** Whether log lines start with a timestamp (`log_timestamp`). Default true. */
   logTimestamp: boolean;
   /** Unsupported options that were skipped. */
@@ -201,6 +203,7 @@ class Parser {
   logTypes: Set<LogLevel> | undefined;
   allowAnonymous: boolean | undefined;
   passwordFile: string | undefined;
+  aclFile: string | undefined;
   logTimestamp = true;
 
   constructor(file: string, strict: boolean) {
@@ -381,6 +384,9 @@ class Parser {
         return;
       case "allow_anonymous":
         this.allowAnonymous = this.boolean(entry);
+        return;
+      case "acl_file":
+        this.aclFile = this.string(entry);
         return;
       case "password_file":
         this.passwordFile = this.string(entry);
@@ -624,13 +630,13 @@ class Parser {
       warnings: this.warnings,
     };
     if (this.passwordFile !== undefined) config.passwordFile = this.passwordFile;
+    if (this.aclFile !== undefined) config.aclFile = this.aclFile;
     return config;
   }
 }
 
 /** Security-relevant mosquitto options mq lacks: refusing beats silently opening access. */
 const SECURITY_OPTIONS = new Set([
-  "acl_file",
   "plugin",
   "auth_plugin",
   "psk_file",

@@ -60,6 +60,7 @@ describe("parseBrokerConfig() YAML", () => {
         "response_information: replies/",
         "allow_anonymous: true",
         "password_file: /etc/mq/passwd",
+        "acl_file: /etc/mq/acl",
         "log_type: [error, warning]",
         "log_timestamp: false",
         "log_dest: stderr",
@@ -107,6 +108,7 @@ describe("parseBrokerConfig() YAML", () => {
     assert.equal(config.allowAnonymous, true);
     assert.equal(config.allowAnonymousSet, true);
     assert.equal(config.passwordFile, "/etc/mq/passwd");
+    assert.equal(config.aclFile, "/etc/mq/acl");
     assert.equal(config.logTimestamp, false);
     assert.deepEqual(config.warnings, []);
   });
@@ -265,7 +267,7 @@ describe("parseBrokerConfig() YAML", () => {
   });
 
   test("parseBrokerConfig() refuses unsupported options that guard access", () => {
-    fails("acl_file: /etc/acl\n", { line: 1, key: "acl_file", kind: ConfigErrorKind.Unsupported });
+    fails("plugin: /usr/lib/x.so\n", { line: 1, key: "plugin", kind: ConfigErrorKind.Unsupported });
     fails("listeners:\n  - port: 1\n    mount_point: site/\n", {
       line: 3,
       key: "mount_point",
@@ -426,7 +428,7 @@ describe("parseBrokerConfig() mosquitto.conf", () => {
     at("listener 99999\n", 1, "listener", "range");
     at("listener\n", 1, "listener", ConfigErrorKind.Missing);
     at("listener 1 a b\n", 1, "listener", ConfigErrorKind.Syntax);
-    at("listener 1\nacl_file /etc/acl\n", 2, "acl_file", ConfigErrorKind.Unsupported);
+    at("listener 1\nauth_plugin /x.so\n", 2, "auth_plugin", ConfigErrorKind.Unsupported);
     at("per_listener_settings true\n", 1, "per_listener_settings", ConfigErrorKind.Unsupported);
     at("password_file\n", 1, "password_file", ConfigErrorKind.Missing);
   });

@@ -21,6 +21,7 @@
  * @module
  */
 export { startBroker } from "./broker.ts";
+export * from "./acl_file.ts";
 export * from "./config.ts";
 export * from "./password_file.ts";
 export * from "./password_hash.ts";

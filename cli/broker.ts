@@ -9,6 +9,7 @@
 
 import { startBroker } from "../broker/broker.ts";
 import { type BrokerConfig, ConfigError, parseBrokerConfig } from "../broker/config.ts";
+import { AclFile, AclFileError, aclFilePlugin } from "../broker/acl_file.ts";
 import {
   parsePasswordFile,
   type PasswordFile,
@@ -98,6 +99,7 @@ interface LoadedConfig {
   config: BrokerConfig;
   listeners: BrokerListenerOptions[];
   passwords?: PasswordFile;
+  acl?: AclFile;
 }
 
 async function loadConfig(
@@ -145,7 +147,26 @@ async function loadConfig(
   if (config.passwordFile !== undefined) {
     loaded.passwords = await readPasswordFile(config.passwordFile, host, warn);
   }
+  if (config.aclFile !== undefined) loaded.acl = await readAclFile(config.aclFile, host);
   return loaded;
+}
+
+/** Read and parse an ACL file (start-up and SIGHUP). */
+async function readAclFile(path: string, host: BrokerCliHost): Promise<AclFile> {
+  let text: string;
+  try {
+    text = decoder.decode(await host.readFile!(path));
+  } catch {
+    throw new LoadError(`Unable to open acl_file ${path}.`);
+  }
+  try {
+    return AclFile.parse(text, path);
+  } catch (error) {
+    if (error instanceof AclFileError) {
+      throw new LoadError(`${error.file}:${error.line}: ${error.message}`);
+    }
+    throw error;
+  }
 }
 
 /** Read and parse a password file, passing its warnings on (start-up and SIGHUP). */
@@ -315,6 +336,12 @@ export async function runBroker(args: readonly string[], host: BrokerCliHost): P
         pluginOptions.load = () => readPasswordFile(passwordFile, host, log);
       }
       options.plugins = [passwordFilePlugin(pluginOptions)];
+    }
+    const acl = loaded?.acl;
+    const aclFile = config?.aclFile;
+    if (acl !== undefined && aclFile !== undefined) {
+      const plugin = aclFilePlugin({ acl, load: () => readAclFile(aclFile, host) });
+      options.plugins = [...(options.plugins ?? []), plugin];
     }
     if (host.adapter !== undefined) options.adapter = host.adapter;
     const memoryUsage = host.memoryUsage;

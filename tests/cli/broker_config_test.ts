@@ -174,6 +174,50 @@ describe("mq broker -c", () => {
     },
   );
 
+  test("runBroker() applies an acl_file and re-reads it on SIGHUP", T, async (t) => {
+    const r = await running(t, ["-c", "m.conf"], {
+      files: {
+        "m.conf": "listener 1883\nallow_anonymous true\nacl_file acl\n",
+        acl: "topic read public/#\nuser ann\ntopic readwrite ann/#\npattern write public/%u\n",
+      },
+    });
+    const reader = await r.client(5);
+    await reader.connect("reader");
+    assert.deepEqual(await reader.subscribe(["#"]), [0]); // never refused, like mosquitto
+    const ann = await r.client(5);
+    await ann.connect("ann", { username: "ann" });
+    ann.publish("public/ann", "hello", { qos: 1, packetId: 1 });
+    assert.equal((await ann.next("puback")).reasonCode, 0);
+    ann.publish("public/other", "no", { qos: 1, packetId: 2 });
+    assert.equal((await ann.next("puback")).reasonCode, 0x87);
+    ann.publish("ann/private", "secret", { qos: 1, packetId: 3 });
+    assert.equal((await ann.next("puback")).reasonCode, 0x10);
+    // The anonymous reader got only what it may read.
+    const got = await reader.next("publish");
+    assert.equal(got.topic, "public/ann");
+    assert.deepEqual(await reader.drain(30), []);
+    r.host.files.set("acl", new TextEncoder().encode("topic read public/#\ntopic read ann/#\n"));
+    r.host.signal("SIGHUP");
+    await r.host.err.waitFor("Reloaded ACL file.");
+    ann.publish("ann/private", "no longer", { qos: 1, packetId: 4 });
+    assert.equal((await ann.next("puback")).reasonCode, 0x87);
+    // A broken file keeps the rules in force.
+    r.host.files.set("acl", new TextEncoder().encode("bogus line\n"));
+    r.host.signal("SIGHUP");
+    await r.host.err.waitFor("Cannot reload ACL file");
+    assert.match(r.host.err.text, /acl:1: /);
+    ann.publish("ann/private", "still no", { qos: 1, packetId: 5 });
+    assert.equal((await ann.next("puback")).reasonCode, 0x87);
+  });
+
+  test("runBroker() exits 3 naming file and line of a bad acl_file", T, async () => {
+    const { code, err } = await failing(["-c", "m.conf"], {
+      files: { "m.conf": "acl_file acl\n", acl: "user ann\ntopic\n" },
+    });
+    assert.equal(code, 3);
+    assert.match(err, /Error: acl:2: /);
+  });
+
   test("runBroker() applies options and ${VAR} from the environment", T, async (t) => {
     const r = await running(t, ["-c", "mq.yaml"], {
       env: { MQ_PORT: "1999" },
