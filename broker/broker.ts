@@ -86,6 +86,8 @@ interface Resolved {
   maxTopicLevels: number;
   maxSubscriptionsPerClient: number;
   maxClientIdLength: number;
+  maxAuthFailures: number;
+  authFailureWindow: number;
   maxPacketSize: number | undefined;
   maxKeepalive: number;
   maxTopicAlias: number;
@@ -167,6 +169,8 @@ function resolve(options: BrokerOptions): Resolved {
       Number.MAX_SAFE_INTEGER,
     ),
     maxClientIdLength: integer("maxClientIdLength", options.maxClientIdLength, 65_535, 65_535),
+    maxAuthFailures: integer("maxAuthFailures", options.maxAuthFailures, 10, NEVER),
+    authFailureWindow: integer("authFailureWindow", options.authFailureWindow, 60, NEVER),
     maxPacketSize,
     maxKeepalive: integer("maxKeepalive", options.maxKeepalive, 65_535, 65_535),
     maxTopicAlias: integer("maxTopicAlias", options.maxTopicAlias, 10, 65_535),
@@ -231,6 +235,49 @@ interface Form {
 
 const NO_IDS: readonly number[] = [];
 
+/**
+ * Failed logins per remote address in a fixed window, with a bounded table: when it is
+ * full, the entry with the oldest window goes.
+ */
+class FailureLimiter {
+  readonly #max: number;
+  readonly #window: number;
+  readonly #table = new Map<string, { count: number; since: number }>();
+  static readonly SIZE = 10_000;
+
+  constructor(max: number, window: number) {
+    this.#max = max;
+    this.#window = window;
+  }
+
+  blocked(address: string, now: number): boolean {
+    if (this.#max === 0) return false;
+    const entry = this.#table.get(address);
+    if (entry === undefined) return false;
+    if (now - entry.since >= this.#window) {
+      this.#table.delete(address);
+      return false;
+    }
+    return entry.count >= this.#max;
+  }
+
+  fail(address: string, now: number): void {
+    if (this.#max === 0) return;
+    const entry = this.#table.get(address);
+    if (entry !== undefined && now - entry.since < this.#window) {
+      entry.count++;
+      return;
+    }
+    this.#table.delete(address);
+    if (this.#table.size >= FailureLimiter.SIZE) {
+      // Map order is insertion order: the first entry has the oldest window.
+      const oldest = this.#table.keys().next().value;
+      if (oldest !== undefined) this.#table.delete(oldest);
+    }
+    this.#table.set(address, { count: 1, since: now });
+  }
+}
+
 /** The composed security hooks of a listener. */
 interface Chain {
   authenticate: Authenticate | undefined;
@@ -250,6 +297,7 @@ class MqBroker implements Broker, ConnectionHost {
   readonly #adapter: SocketAdapter | undefined;
   readonly #startedAt = Date.now();
   #listeners: Listener[] = [];
+  #failures: FailureLimiter;
   #perListener: number[] = [];
   #addresses: BrokerAddress[] = [];
   // Every connection whose socket is not closed yet, and those not ended (for the sweep).
@@ -285,6 +333,10 @@ class MqBroker implements Broker, ConnectionHost {
   constructor(options: BrokerOptions) {
     this.#options = resolve(options);
     this.#adapter = options.adapter;
+    this.#failures = new FailureLimiter(
+      this.#options.maxAuthFailures,
+      this.#options.authFailureWindow * 1000,
+    );
     this.debug = this.#options.logger !== undefined && this.#options.logTypes.has("debug");
   }
 
@@ -562,6 +614,12 @@ class MqBroker implements Broker, ConnectionHost {
       this.#admit(connection, admission, undefined);
       return;
     }
+    if (this.#failures.blocked(connection.socket.remoteAddress.hostname, Date.now())) {
+      // Too many failed logins from this address: refused before any password is checked.
+      this.log("notice", `Refused client ${clientId}: too many failed logins from its address.`);
+      this.#refuse(connection, 0x9f);
+      return;
+    }
     connection.admission = admission;
     connection.authExchange = {
       method,
@@ -659,6 +717,7 @@ class MqBroker implements Broker, ConnectionHost {
         code = 0x87;
       }
       this.log("notice", `Client ${connection.label} not authorised (0x${code.toString(16)}).`);
+      this.#failures.fail(connection.socket.remoteAddress.hostname, Date.now());
       this.#refuse(connection, code, decision.reasonString);
       return;
     }

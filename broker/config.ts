@@ -349,6 +349,12 @@ class Parser {
       case "max_subscriptions_per_client":
         o.maxSubscriptionsPerClient = this.integer(entry, 0, Number.MAX_SAFE_INTEGER);
         return;
+      case "max_auth_failures":
+        o.maxAuthFailures = this.integer(entry, 0, 0xffff_ffff);
+        return;
+      case "auth_failure_window":
+        o.authFailureWindow = this.integer(entry, 1, 0xffff_ffff);
+        return;
       case "max_client_id_length":
         o.maxClientIdLength = this.integer(entry, 1, 65_535);
         return;

@@ -105,6 +105,15 @@ export interface BrokerOptions {
    * (0x80 on MQTT 3.x). Default 0: no limit (like mosquitto).
    */
   maxSubscriptionsPerClient?: number;
+  /**
+   * Failed logins (refused by authentication) allowed per remote address within
+   * `authFailureWindow`; beyond it, CONNECTs from that address are refused with 0x9F
+   * connection rate exceeded (return code 3) before any password is checked. 0 turns it
+   * off. Default 10.
+   */
+  maxAuthFailures?: number;
+  /** The window of `maxAuthFailures`, in seconds. Default 60. */
+  authFailureWindow?: number;
   /** Longest client identifier accepted, in characters; longer ones get CONNACK 0x85. Default 65535. */
   maxClientIdLength?: number;
   /** Largest packet accepted from clients, in bytes; sent as Maximum Packet Size to MQTT 5 clients. Default: no limit. */

@@ -272,6 +272,29 @@ describe("broker authorization", () => {
     assert.deepEqual(reloaded, ["locked"]);
   });
 
+  test(
+    "startBroker() refuses an address with too many failed logins with 0x9F, before the hook",
+    T,
+    async (t) => {
+      let calls = 0;
+      const broker = await brokerFor(t, {
+        maxAuthFailures: 2,
+        authenticate: (c) => (calls++, text(c.password ?? new Uint8Array()) === "right"),
+      });
+      const attempt = async (password: string, version: 4 | 5 = 5) => {
+        const c = await RawClient.tcp(t, broker, version);
+        return (await c.connect("guess", { username: "u", password: bytes(password) }))
+          .reasonCode;
+      };
+      assert.equal(await attempt("right"), 0);
+      assert.equal(await attempt("wrong"), 0x87);
+      assert.equal(await attempt("wrong"), 0x87);
+      assert.equal(await attempt("right"), 0x9f);
+      assert.equal(await attempt("right", 4), 3); // server unavailable
+      assert.equal(calls, 3);
+    },
+  );
+
   test("Broker.reload() reloads every plugin and rejects with a failure", T, async (t) => {
     const reloaded: string[] = [];
     const failure = new Error("bad file");

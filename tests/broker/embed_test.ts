@@ -110,8 +110,8 @@ describe("mq broker", () => {
   function host(lines: string[], adapter?: MemoryNetwork) {
     let stop: (() => void) | undefined;
     const h = {
-      onSignal: (_signal: string, handler: () => void) => {
-        stop = handler;
+      onSignal: (signal: string, handler: () => void) => {
+        if (signal === "SIGTERM") stop = handler;
         return () => {};
       },
       stderr: (line: string) => void lines.push(line),
