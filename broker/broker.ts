@@ -28,6 +28,7 @@ import { RetainedTrie } from "./retained_trie.ts";
 import { composeAuthenticate, composeAuthorize } from "./_plugins.ts";
 import type { Listener, Socket, SocketAdapter } from "../socket/types.ts";
 import { loadTcpAdapter } from "../socket/runtime.ts";
+import { acceptWebSocket, type WebSocketServerOptions } from "../socket/websocket_server.ts";
 import { VERSION } from "../version.ts";
 import {
   Connection,
@@ -414,14 +415,25 @@ class MqBroker implements Broker, ConnectionHost {
           if (l.tls !== undefined) listenOptions.tls = l.tls;
           const index = this.#listeners.length;
           this.#perListener.push(0);
+          const accept = l.protocol === "websockets"
+            ? this.#webSocketAccept(l, index)
+            : (socket: Socket) => this.#accept(socket, index);
           const listener = await (l.tls === undefined ? adapter : tlsAdapter).listen(
             listenOptions,
-            (socket) => this.#accept(socket, index),
+            accept,
           );
           this.#listeners.push(listener);
           const a = listener.address;
-          this.#addresses.push({ transport: a.transport, hostname: a.hostname, port: a.port });
-          this.log("notice", `Opening listen socket on ${a.hostname} port ${a.port}.`);
+          const ws = l.protocol === "websockets";
+          this.#addresses.push({
+            transport: ws ? "websocket" : a.transport,
+            hostname: a.hostname,
+            port: a.port,
+          });
+          this.log(
+            "notice",
+            `Opening ${ws ? "websockets " : ""}listen socket on ${a.hostname} port ${a.port}.`,
+          );
         }
       } catch (error) {
         await Promise.all(this.#listeners.map((l) => l.close().catch(() => {})));
@@ -478,6 +490,35 @@ class MqBroker implements Broker, ConnectionHost {
 
   connect(socket: Socket): void {
     this.#accept(socket, -1);
+  }
+
+  // Upgrade each accepted socket to a WebSocket, then serve MQTT over it.
+  #webSocketAccept(l: BrokerListenerOptions, index: number): (raw: Socket) => void {
+    const settings: WebSocketServerOptions = {
+      path: "*",
+      http: (request) => {
+        if (request.path !== "/health" || (request.method !== "GET" && request.method !== "HEAD")) {
+          return undefined;
+        }
+        return {
+          status: 200,
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({
+            status: this.#closing === undefined ? "ok" : "closing",
+            clients: this.#connected,
+            uptime: Math.floor((Date.now() - this.#startedAt) / 1000),
+          }),
+        };
+      },
+      ...l.websocket,
+    };
+    return (raw) => {
+      if (this.#closing !== undefined) {
+        raw.destroy();
+        return;
+      }
+      acceptWebSocket(raw, (socket) => this.#accept(socket, index), settings);
+    };
   }
 
   #accept(socket: Socket, listener: number): void {

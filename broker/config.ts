@@ -113,6 +113,10 @@ export interface ConfigListener {
   cafile?: string;
   /** `max_connections` of this listener (-1 or absent: no limit). */
   maxConnections?: number;
+  /** `protocol`: `"websockets"` serves MQTT over WebSockets; absent is `"mqtt"`. */
+  protocol?: "websockets";
+  /** `websockets_headers_size`: largest HTTP request head accepted, in bytes. */
+  websocketsHeadersSize?: number;
   /** `require_certificate`: clients must present a certificate `cafile` verifies. */
   requireCertificate?: boolean;
   /** `use_identity_as_username`. */
@@ -185,6 +189,8 @@ interface PendingListener {
   keyfile?: string;
   cafile?: string;
   maxConnections?: number;
+  protocol?: "mqtt" | "websockets";
+  websocketsHeadersSize?: number;
   requireCertificate?: boolean;
   useIdentityAsUsername?: boolean;
   useSubjectAsUsername?: boolean;
@@ -519,15 +525,19 @@ class Parser {
       }
       case "protocol": {
         const protocol = this.string(entry);
-        if (protocol !== "mqtt") {
+        if (protocol !== "mqtt" && protocol !== "websockets") {
           throw this.error(
             entry,
-            protocol === "websockets" ? ConfigErrorKind.Unsupported : ConfigErrorKind.Range,
-            `Cannot apply option "protocol": "${protocol}" is not supported (only "mqtt")`,
+            ConfigErrorKind.Range,
+            `Cannot apply option "protocol": "${protocol}" is not "mqtt" or "websockets"`,
           );
         }
+        listener.protocol = protocol;
         break;
       }
+      case "websockets_headers_size":
+        listener.websocketsHeadersSize = this.integer(entry, 512, 1_048_576);
+        break;
       default:
         if (LISTENER_SECURITY_OPTIONS.has(entry.key)) {
           if (entry.key === "require_certificate" || entry.key.startsWith("use_")) {
@@ -572,6 +582,10 @@ class Parser {
       if (l.keyfile !== undefined) out.keyfile = l.keyfile;
       if (l.cafile !== undefined) out.cafile = l.cafile;
       if (l.maxConnections !== undefined) out.maxConnections = l.maxConnections;
+      if (l.protocol === "websockets") out.protocol = "websockets";
+      if (l.websocketsHeadersSize !== undefined) {
+        out.websocketsHeadersSize = l.websocketsHeadersSize;
+      }
       if (l.requireCertificate === true) out.requireCertificate = true;
       if (l.useIdentityAsUsername === true) out.useIdentityAsUsername = true;
       if (l.useSubjectAsUsername === true) out.useSubjectAsUsername = true;
@@ -623,6 +637,10 @@ class Parser {
       this.options.listeners = listeners.map((l): BrokerListenerOptions => {
         const out: BrokerListenerOptions = { hostname: l.hostname, port: l.port };
         if (l.maxConnections !== undefined) out.maxConnections = l.maxConnections;
+        if (l.protocol !== undefined) out.protocol = l.protocol;
+        if (l.websocketsHeadersSize !== undefined) {
+          out.websocket = { maxHeaderBytes: l.websocketsHeadersSize };
+        }
         return out;
       });
     }
@@ -685,7 +703,6 @@ const UNSUPPORTED = new Set([
   "connection_messages",
   "log_timestamp_format",
   "websockets_log_level",
-  "websockets_headers_size",
   "max_inflight_bytes",
   "memory_limit",
   "message_size_limit",
@@ -857,6 +874,7 @@ function parseMosquitto(text: string, parser: Parser): void {
 
 const LISTENER_KEYS = new Set([
   "bind_address",
+  "websockets_headers_size",
   "require_certificate",
   "use_identity_as_username",
   "use_subject_as_username",

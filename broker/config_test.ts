@@ -273,10 +273,10 @@ describe("parseBrokerConfig() YAML", () => {
       key: "mount_point",
       kind: ConfigErrorKind.Unsupported,
     });
-    fails("listeners:\n  - port: 1\n    protocol: websockets\n", {
+    fails("listeners:\n  - port: 1\n    protocol: http\n", {
       line: 3,
       key: "protocol",
-      kind: ConfigErrorKind.Unsupported,
+      kind: ConfigErrorKind.Range,
     });
     const off = parseBrokerConfig("require_certificate: false\n", "mq.yaml");
     assert.deepEqual(off.warnings, []);
@@ -316,6 +316,24 @@ describe("parseBrokerConfig() client certificates", () => {
     assert.equal(config.listeners[1]!.useSubjectAsUsername, true);
     assert.equal(config.listeners[1]!.tlsVersion, undefined);
     assert.deepEqual(config.warnings.map((w) => [w.line, w.key]), [[12, "tls_version"]]);
+  });
+
+  test("parseBrokerConfig() reads WebSocket listeners", () => {
+    const conf = parseBrokerConfig(
+      "listener 1883\nlistener 9001\nprotocol websockets\nwebsockets_headers_size 4096\n",
+      "m.conf",
+    );
+    assert.deepEqual(conf.options.listeners, [
+      { hostname: "0.0.0.0", port: 1883 },
+      {
+        hostname: "0.0.0.0",
+        port: 9001,
+        protocol: "websockets",
+        websocket: { maxHeaderBytes: 4096 },
+      },
+    ]);
+    const yaml = parseBrokerConfig("listeners:\n  - port: 9001\n    protocol: websockets\n", "y");
+    assert.equal(yaml.listeners[0]!.protocol, "websockets");
   });
 
   test("parseBrokerConfig() refuses client certificate options without what they need", () => {

@@ -12,6 +12,7 @@ import type {
   Subscription,
   UserProperty,
 } from "../protocol/mod.ts";
+import type { WebSocketServerOptions } from "../socket/websocket_server.ts";
 import type {
   PeerCertificate,
   Socket,
@@ -34,6 +35,18 @@ export interface BrokerListenerOptions {
   port: number;
   /** Serve TLS with these options. */
   tls?: TlsOptions;
+  /**
+   * `"mqtt"` (default): MQTT over TCP (or TLS). `"websockets"`: MQTT over WebSockets
+   * (RFC 6455, subprotocol `mqtt`, binary frames), `wss:` with `tls` (mosquitto's `protocol
+   * websockets`).
+   */
+  protocol?: "mqtt" | "websockets";
+  /**
+   * Settings of a `"websockets"` listener. By default any request path is accepted (like
+   * mosquitto), and a plain `GET /health` is answered with `200` and a small JSON status
+   * (`{"status":"ok","clients":N,"uptime":S}`); an `http` callback replaces that.
+   */
+  websocket?: WebSocketServerOptions;
   /**
    * Most clients connected through this listener at once (mosquitto's per-listener
    * `max_connections`); a socket beyond it is closed on accept. Default: no limit.

@@ -123,6 +123,10 @@ async function loadConfig(
   for (const l of config.listeners) {
     const listener: BrokerListenerOptions = { hostname: l.hostname, port: l.port };
     if (l.maxConnections !== undefined) listener.maxConnections = l.maxConnections;
+    if (l.protocol !== undefined) listener.protocol = l.protocol;
+    if (l.websocketsHeadersSize !== undefined) {
+      listener.websocket = { maxHeaderBytes: l.websocketsHeadersSize };
+    }
     if (l.useIdentityAsUsername === true) listener.useIdentityAsUsername = true;
     if (l.useSubjectAsUsername === true) listener.useSubjectAsUsername = true;
     if (l.certfile !== undefined && l.keyfile !== undefined) {

@@ -36,6 +36,7 @@ export type {
   ConnectOptions,
   Listener,
   ListenOptions,
+  PeerCertificate,
   Socket,
   SocketAdapter,
   SocketAddress,
@@ -45,4 +46,6 @@ export type {
 export { MemoryNetwork, memoryPair } from "./memory.ts";
 export type { MemoryPairOptions } from "./memory.ts";
 export { webSocketConnect } from "./websocket.ts";
-export type { WebSocketConnectOptions } from "./websocket.ts";
+export type { WebSocketConnectOptions, WebSocketConstructor, WebSocketLike } from "./websocket.ts";
+export { acceptWebSocket, WebSocketCloseCode, WebSocketError } from "./websocket_server.ts";
+export type { HttpRequest, HttpResponse, WebSocketServerOptions } from "./websocket_server.ts";

@@ -1,6 +1,6 @@
 /**
  * The client over `ws://` with an explicit `webSocket` constructor (npm's `ws`), as Node 20
- * needs: through the WebSocket-to-TCP relay in front of an in-process broker, under Node,
+ * needs: to an in-process broker's WebSocket listener, under Node,
  * Deno and Bun alike. Without the option and without a global `WebSocket` (Node 20, or the
  * global removed for the test), connecting fails with a `ConnectionFailedError` that says
  * to pass `webSocket`.
@@ -14,23 +14,20 @@ import { connect } from "../../client/connect.ts";
 import { ConnectionFailedError } from "../../client/errors.ts";
 import type { WebSocketConstructor } from "../../client/options.ts";
 import { webSocketConnect } from "../../socket/websocket.ts";
-import { startRelay } from "../browser/_relay.ts";
 import { describe, test } from "../_testing.ts";
 import { take, text } from "./_helpers.ts";
 
 /** Checked by the type-checker: `ws`'s class fits the option. */
 const wsConstructor: WebSocketConstructor = WebSocket;
 
-/** A broker on port 0 and a relay in front of it, both closed after the test. */
-async function relayedBroker(t: TestContext): Promise<string> {
+/** A broker with a WebSocket listener on port 0, closed after the test; its URL. */
+async function wsBroker(t: TestContext): Promise<string> {
   const broker = await startBroker({
-    listeners: [{ hostname: "127.0.0.1", port: 0 }],
+    listeners: [{ hostname: "127.0.0.1", port: 0, protocol: "websockets" }],
     sysInterval: 0,
   });
   t.after(() => broker.close());
-  const relay = await startRelay(broker.addresses[0]!);
-  t.after(() => relay.close());
-  return relay.url;
+  return `ws://127.0.0.1:${broker.addresses[0]!.port}/mqtt`;
 }
 
 /**
@@ -59,7 +56,7 @@ describe("webSocket option", () => {
       `${name}() publishes and receives over ws:// with the webSocket option`,
       { timeout: 10_000 },
       async (t) => {
-        const url = await relayedBroker(t);
+        const url = await wsBroker(t);
         const client = await open(url, { webSocket: wsConstructor, reconnect: false });
         t.after(() => client.destroy());
         const sub = await client.subscribe("ws/+", { qos: 1 });
