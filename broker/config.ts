@@ -125,6 +125,15 @@ export interface ConfigListener {
   useSubjectAsUsername?: boolean;
   /** `tls_version` as the minimum version. */
   tlsVersion?: "TLSv1.2" | "TLSv1.3";
+  /**
+   * `allow_anonymous` of this listener (a YAML listener's own key, or mosquitto's
+   * `per_listener_settings true`); absent: the global setting.
+   */
+  allowAnonymous?: boolean;
+  /** `password_file` of this listener (as `allowAnonymous`). */
+  passwordFile?: string;
+  /** `acl_file` of this listener (as `allowAnonymous`). */
+  aclFile?: string;
   /** The line that configured it. */
   line: number;
 }
@@ -195,6 +204,9 @@ interface PendingListener {
   useIdentityAsUsername?: boolean;
   useSubjectAsUsername?: boolean;
   tlsVersion?: "TLSv1.2" | "TLSv1.3";
+  allowAnonymous?: boolean;
+  passwordFile?: string;
+  aclFile?: string;
   line: number;
   touched: boolean;
 }
@@ -211,6 +223,10 @@ class Parser {
   passwordFile: string | undefined;
   aclFile: string | undefined;
   logTimestamp = true;
+  /** `per_listener_settings true`: security options belong to the current listener. */
+  perListener = false;
+  /** Reading the keys of a YAML listener mapping, where security options are its own. */
+  inListener = false;
 
   constructor(file: string, strict: boolean) {
     this.file = file;
@@ -417,13 +433,7 @@ class Parser {
         return;
       }
       case "per_listener_settings":
-        if (this.boolean(entry)) {
-          throw this.error(
-            entry,
-            ConfigErrorKind.Unsupported,
-            `Cannot apply option "per_listener_settings": per-listener security settings are not supported`,
-          );
-        }
+        this.perListener = this.boolean(entry);
         return;
       case "port":
         this.defaultListener.port = this.integer(entry, 0, 65_535);
@@ -489,6 +499,17 @@ class Parser {
         break;
       case "cafile":
         listener.cafile = this.string(entry);
+        break;
+      case "allow_anonymous":
+      case "password_file":
+      case "acl_file":
+        // Before any listener they are the defaults of listeners without their own.
+        if (!this.inListener && (!this.perListener || listener === this.defaultListener)) {
+          return false;
+        }
+        if (entry.key === "allow_anonymous") listener.allowAnonymous = this.boolean(entry);
+        else if (entry.key === "password_file") listener.passwordFile = this.string(entry);
+        else listener.aclFile = this.string(entry);
         break;
       case "require_certificate":
         listener.requireCertificate = this.boolean(entry);
@@ -590,6 +611,9 @@ class Parser {
       if (l.useIdentityAsUsername === true) out.useIdentityAsUsername = true;
       if (l.useSubjectAsUsername === true) out.useSubjectAsUsername = true;
       if (l.tlsVersion !== undefined) out.tlsVersion = l.tlsVersion;
+      if (l.allowAnonymous !== undefined) out.allowAnonymous = l.allowAnonymous;
+      if (l.passwordFile !== undefined) out.passwordFile = l.passwordFile;
+      if (l.aclFile !== undefined) out.aclFile = l.aclFile;
       const identity = out.useIdentityAsUsername === true || out.useSubjectAsUsername === true;
       if ((out.requireCertificate === true || identity) && out.certfile === undefined) {
         throw this.error(
@@ -874,6 +898,9 @@ function parseMosquitto(text: string, parser: Parser): void {
 
 const LISTENER_KEYS = new Set([
   "bind_address",
+  "allow_anonymous",
+  "password_file",
+  "acl_file",
   "websockets_headers_size",
   "require_certificate",
   "use_identity_as_username",
@@ -972,7 +999,10 @@ function parseYaml(
       const name = isScalar(pair.key) ? String(pair.key.value) : "";
       if (name === "port") continue;
       const entry = entryOf(name, pair.value, lineOf(pair.key, at));
-      if (!parser.listenerOption(listener, entry)) {
+      parser.inListener = true;
+      const known = parser.listenerOption(listener, entry);
+      parser.inListener = false;
+      if (!known) {
         throw parser.error(
           entry,
           ConfigErrorKind.UnknownKey,

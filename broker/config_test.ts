@@ -318,6 +318,38 @@ describe("parseBrokerConfig() client certificates", () => {
     assert.deepEqual(config.warnings.map((w) => [w.line, w.key]), [[12, "tls_version"]]);
   });
 
+  test("parseBrokerConfig() gives listeners their own security settings", () => {
+    const conf = parseBrokerConfig(
+      [
+        "per_listener_settings true",
+        "allow_anonymous false",
+        "listener 1883",
+        "allow_anonymous true",
+        "listener 8883",
+        "password_file pw",
+        "acl_file acl",
+      ].join("\n"),
+      "m.conf",
+    );
+    assert.equal(conf.allowAnonymous, false);
+    assert.equal(conf.listeners[0]!.allowAnonymous, true);
+    assert.equal(conf.listeners[1]!.passwordFile, "pw");
+    assert.equal(conf.listeners[1]!.aclFile, "acl");
+    assert.equal(conf.passwordFile, undefined);
+    // Without per_listener_settings they are global, wherever they appear.
+    const global = parseBrokerConfig("listener 1883\npassword_file pw\n", "m.conf");
+    assert.equal(global.passwordFile, "pw");
+    assert.equal(global.listeners[0]!.passwordFile, undefined);
+    // A YAML listener's own keys are its own.
+    const yaml = parseBrokerConfig(
+      "password_file: all\nlisteners:\n  - port: 1\n    password_file: own\n  - port: 2\n",
+      "y",
+    );
+    assert.equal(yaml.passwordFile, "all");
+    assert.equal(yaml.listeners[0]!.passwordFile, "own");
+    assert.equal(yaml.listeners[1]!.passwordFile, undefined);
+  });
+
   test("parseBrokerConfig() reads WebSocket listeners", () => {
     const conf = parseBrokerConfig(
       "listener 1883\nlistener 9001\nprotocol websockets\nwebsockets_headers_size 4096\n",
@@ -447,7 +479,6 @@ describe("parseBrokerConfig() mosquitto.conf", () => {
     at("listener\n", 1, "listener", ConfigErrorKind.Missing);
     at("listener 1 a b\n", 1, "listener", ConfigErrorKind.Syntax);
     at("listener 1\nauth_plugin /x.so\n", 2, "auth_plugin", ConfigErrorKind.Unsupported);
-    at("per_listener_settings true\n", 1, "per_listener_settings", ConfigErrorKind.Unsupported);
     at("password_file\n", 1, "password_file", ConfigErrorKind.Missing);
   });
 

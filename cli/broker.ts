@@ -16,7 +16,13 @@ import {
   passwordFilePlugin,
   type PasswordFilePluginOptions,
 } from "../broker/password_file.ts";
-import type { Broker, BrokerListenerOptions, BrokerOptions, LogLevel } from "../broker/types.ts";
+import type {
+  Broker,
+  BrokerListenerOptions,
+  BrokerOptions,
+  BrokerPlugin,
+  LogLevel,
+} from "../broker/types.ts";
 import type { SocketAdapter, TlsOptions } from "../socket/types.ts";
 import { VERSION } from "../version.ts";
 import type { CliHost, CliOutput } from "./host.ts";
@@ -145,6 +151,19 @@ async function loadConfig(
       listener.tls = await loadTls();
       listener.loadTls = loadTls;
     }
+    if (l.allowAnonymous !== undefined || l.passwordFile !== undefined || l.aclFile !== undefined) {
+      // A listener with security settings of its own gets its own chain.
+      const own: Security = { allowAnonymous: l.allowAnonymous ?? config.allowAnonymous };
+      if (l.passwordFile !== undefined) {
+        own.passwordFile = l.passwordFile;
+        own.passwords = await readPasswordFile(l.passwordFile, host, warn);
+      }
+      if (l.aclFile !== undefined) {
+        own.aclFile = l.aclFile;
+        own.acl = await readAclFile(l.aclFile, host);
+      }
+      listener.plugins = securityPlugins(own, host, warn);
+    }
     listeners.push(listener);
   }
   const loaded: LoadedConfig = { config, listeners };
@@ -153,6 +172,37 @@ async function loadConfig(
   }
   if (config.aclFile !== undefined) loaded.acl = await readAclFile(config.aclFile, host);
   return loaded;
+}
+
+/** The security settings of the broker or of one listener, with their files read. */
+interface Security {
+  allowAnonymous: boolean;
+  passwordFile?: string;
+  passwords?: PasswordFile;
+  aclFile?: string;
+  acl?: AclFile;
+}
+
+/** The plugins for `allow_anonymous`, `password_file` and `acl_file`, reloaded on SIGHUP. */
+function securityPlugins(
+  security: Security,
+  host: BrokerCliHost,
+  warn: (line: string) => void,
+): BrokerPlugin[] {
+  const plugins: BrokerPlugin[] = [];
+  const { allowAnonymous, passwords, passwordFile, acl, aclFile } = security;
+  if (!allowAnonymous || passwords !== undefined) {
+    const options: PasswordFilePluginOptions = { allowAnonymous };
+    if (passwords !== undefined) options.passwords = passwords;
+    if (passwordFile !== undefined) {
+      options.load = () => readPasswordFile(passwordFile, host, warn);
+    }
+    plugins.push(passwordFilePlugin(options));
+  }
+  if (acl !== undefined && aclFile !== undefined) {
+    plugins.push(aclFilePlugin({ acl, load: () => readAclFile(aclFile, host) }));
+  }
+  return plugins;
 }
 
 /** Read and parse an ACL file (start-up and SIGHUP). */
@@ -319,6 +369,19 @@ export async function runBroker(args: readonly string[], host: BrokerCliHost): P
   } else {
     log("Anonymous clients are allowed: no listener is configured (local only mode).");
   }
+  for (const l of config?.listeners ?? []) {
+    if (l.allowAnonymous === undefined && l.passwordFile === undefined && l.aclFile === undefined) {
+      continue;
+    }
+    const anonymous = l.allowAnonymous ?? allowAnonymous;
+    log(
+      `Listener on port ${l.port} has its own security settings: anonymous clients ${
+        anonymous ? "allowed" : "refused"
+      }${l.passwordFile === undefined ? "" : `, users of ${l.passwordFile}`}${
+        l.aclFile === undefined ? "" : `, ACL ${l.aclFile}`
+      }.`,
+    );
+  }
   let broker: Broker | undefined;
   let removeSignals: (() => void)[] = [];
   let stop!: () => void;
@@ -332,21 +395,13 @@ export async function runBroker(args: readonly string[], host: BrokerCliHost): P
       logTypes,
       logger: (_level, message) => log(message),
     };
-    const passwordFile = config?.passwordFile;
-    if (!allowAnonymous || passwords !== undefined) {
-      const pluginOptions: PasswordFilePluginOptions = { allowAnonymous };
-      if (passwords !== undefined) pluginOptions.passwords = passwords;
-      if (passwordFile !== undefined) {
-        pluginOptions.load = () => readPasswordFile(passwordFile, host, log);
-      }
-      options.plugins = [passwordFilePlugin(pluginOptions)];
-    }
-    const acl = loaded?.acl;
-    const aclFile = config?.aclFile;
-    if (acl !== undefined && aclFile !== undefined) {
-      const plugin = aclFilePlugin({ acl, load: () => readAclFile(aclFile, host) });
-      options.plugins = [...(options.plugins ?? []), plugin];
-    }
+    const security: Security = { allowAnonymous };
+    if (passwords !== undefined) security.passwords = passwords;
+    if (config?.passwordFile !== undefined) security.passwordFile = config.passwordFile;
+    if (loaded?.acl !== undefined) security.acl = loaded.acl;
+    if (config?.aclFile !== undefined) security.aclFile = config.aclFile;
+    const plugins = securityPlugins(security, host, log);
+    if (plugins.length > 0) options.plugins = plugins;
     if (host.adapter !== undefined) options.adapter = host.adapter;
     const memoryUsage = host.memoryUsage;
     if (memoryUsage !== undefined) options.memoryUsage = () => memoryUsage().heapUsed;

@@ -174,6 +174,31 @@ describe("mq broker -c", () => {
     },
   );
 
+  test("runBroker() applies per_listener_settings to each listener", T, async (t) => {
+    const r = await running(t, ["-c", "m.conf"], {
+      files: {
+        "m.conf": "per_listener_settings true\nlistener 1883\nallow_anonymous true\n" +
+          "listener 1884\npassword_file pw\nacl_file acl\n",
+        pw: PASSWD,
+        acl: "user alice\ntopic write alice/#\n",
+      },
+    });
+    const open = await r.client(5, 1883);
+    assert.equal((await open.connect("anon")).reasonCode, 0);
+    open.publish("anything", "x", { qos: 1, packetId: 1 });
+    assert.equal((await open.next("puback")).reasonCode, 0x10);
+    const locked = await r.client(5, 1884);
+    assert.equal((await locked.connect("anon2")).reasonCode, 0x87);
+    const alice = await r.client(5, 1884);
+    const login = { username: "alice", password: password("secret") };
+    assert.equal((await alice.connect("alice", login)).reasonCode, 0);
+    alice.publish("anything", "x", { qos: 1, packetId: 1 });
+    assert.equal((await alice.next("puback")).reasonCode, 0x87);
+    alice.publish("alice/x", "x", { qos: 1, packetId: 2 });
+    assert.equal((await alice.next("puback")).reasonCode, 0x10);
+    assert.match(r.host.err.text, /Listener on port 1884 has its own security settings/);
+  });
+
   test("runBroker() applies an acl_file and re-reads it on SIGHUP", T, async (t) => {
     const r = await running(t, ["-c", "m.conf"], {
       files: {
