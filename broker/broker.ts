@@ -26,7 +26,7 @@ import {
 import { type SharedGroup, SubscriptionTrie } from "./subscription_trie.ts";
 import { RetainedTrie } from "./retained_trie.ts";
 import { composeAuthenticate, composeAuthorize } from "./_plugins.ts";
-import type { Listener, Socket, SocketAdapter } from "../socket/types.ts";
+import type { Listener, ListenOptions, Socket, SocketAdapter } from "../socket/types.ts";
 import { loadTcpAdapter } from "../socket/runtime.ts";
 import { acceptWebSocket, type WebSocketServerOptions } from "../socket/websocket_server.ts";
 import { VERSION } from "../version.ts";
@@ -403,22 +403,24 @@ class MqBroker implements Broker, ConnectionHost {
       // TLS listeners use node:tls on every runtime (Deno and Bun run it too): the one API
       // with client certificate details, a minimum version and certificate reload in all three.
       const tlsAdapter = this.#adapter ??
-        (o.listeners.some((l) => l.tls !== undefined)
+        (o.listeners.some((l) => l.tls !== undefined || l.path !== undefined)
           ? (await import("../socket/node.ts")).nodeAdapter
           : adapter);
       try {
         for (const l of o.listeners) {
-          const listenOptions: { hostname: string; port: number; tls?: typeof l.tls } = {
+          const listenOptions: ListenOptions = {
             hostname: l.hostname ?? "127.0.0.1",
             port: l.port,
           };
           if (l.tls !== undefined) listenOptions.tls = l.tls;
+          if (l.path !== undefined) listenOptions.path = l.path;
           const index = this.#listeners.length;
           this.#perListener.push(0);
           const accept = l.protocol === "websockets"
             ? this.#webSocketAccept(l, index)
             : (socket: Socket) => this.#accept(socket, index);
-          const listener = await (l.tls === undefined ? adapter : tlsAdapter).listen(
+          const native = l.tls === undefined && l.path === undefined;
+          const listener = await (native ? adapter : tlsAdapter).listen(
             listenOptions,
             accept,
           );
@@ -432,7 +434,9 @@ class MqBroker implements Broker, ConnectionHost {
           });
           this.log(
             "notice",
-            `Opening ${ws ? "websockets " : ""}listen socket on ${a.hostname} port ${a.port}.`,
+            l.path !== undefined
+              ? `Opening unix listen socket on path ${l.path}.`
+              : `Opening ${ws ? "websockets " : ""}listen socket on ${a.hostname} port ${a.port}.`,
           );
         }
       } catch (error) {

@@ -113,6 +113,11 @@ export interface ConfigListener {
   cafile?: string;
   /** `max_connections` of this listener (-1 or absent: no limit). */
   maxConnections?: number;
+  /**
+   * A unix socket path: mosquitto's `listener 0 /path/to/socket` (YAML: `port: 0` with a
+   * `bind_address` containing `/`).
+   */
+  path?: string;
   /** `protocol`: `"websockets"` serves MQTT over WebSockets; absent is `"mqtt"`. */
   protocol?: "websockets";
   /** `websockets_headers_size`: largest HTTP request head accepted, in bytes. */
@@ -603,6 +608,7 @@ class Parser {
       if (l.keyfile !== undefined) out.keyfile = l.keyfile;
       if (l.cafile !== undefined) out.cafile = l.cafile;
       if (l.maxConnections !== undefined) out.maxConnections = l.maxConnections;
+      if (out.port === 0 && out.hostname.includes("/")) out.path = out.hostname;
       if (l.protocol === "websockets") out.protocol = "websockets";
       if (l.websocketsHeadersSize !== undefined) {
         out.websocketsHeadersSize = l.websocketsHeadersSize;
@@ -660,6 +666,7 @@ class Parser {
     if (listeners.length > 0) {
       this.options.listeners = listeners.map((l): BrokerListenerOptions => {
         const out: BrokerListenerOptions = { hostname: l.hostname, port: l.port };
+        if (l.path !== undefined) out.path = l.path;
         if (l.maxConnections !== undefined) out.maxConnections = l.maxConnections;
         if (l.protocol !== undefined) out.protocol = l.protocol;
         if (l.websocketsHeadersSize !== undefined) {

@@ -33,6 +33,11 @@ export interface BrokerListenerOptions {
   hostname?: string;
   /** TCP port; 0 picks a free one. */
   port: number;
+  /**
+   * Listen on a unix domain socket at this path instead (`hostname` and `port` are then
+   * ignored; no TLS). Served by the node adapter on every runtime.
+   */
+  path?: string;
   /** Serve TLS with these options. */
   tls?: TlsOptions;
   /**

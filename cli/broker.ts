@@ -129,6 +129,7 @@ async function loadConfig(
   for (const l of config.listeners) {
     const listener: BrokerListenerOptions = { hostname: l.hostname, port: l.port };
     if (l.maxConnections !== undefined) listener.maxConnections = l.maxConnections;
+    if (l.path !== undefined) listener.path = l.path;
     if (l.protocol !== undefined) listener.protocol = l.protocol;
     if (l.websocketsHeadersSize !== undefined) {
       listener.websocket = { maxHeaderBytes: l.websocketsHeadersSize };

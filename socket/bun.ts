@@ -507,6 +507,11 @@ class BunTcpListener implements Listener {
 }
 
 function listen(options: ListenOptions, onAccept: AcceptHandler): Promise<Listener> {
+  if (options.path !== undefined) {
+    return Promise.reject(
+      new TypeError(`Cannot listen on "${options.path}": the Bun adapter has no unix listeners`),
+    );
+  }
   const hostname = options.hostname ?? "127.0.0.1";
   const config = options.tls;
   const encrypted = config !== undefined;

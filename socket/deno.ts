@@ -521,6 +521,11 @@ async function connect(options: ConnectOptions): Promise<Socket> {
 }
 
 function listen(options: ListenOptions, onAccept: AcceptHandler): Promise<Listener> {
+  if (options.path !== undefined) {
+    return Promise.reject(
+      new TypeError(`Cannot listen on "${options.path}": the Deno adapter has no unix listeners`),
+    );
+  }
   const hostname = options.hostname ?? "127.0.0.1";
   const config = options.tls;
   let listener: DenoListener;

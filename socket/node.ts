@@ -342,10 +342,10 @@ class NodeListener implements Listener {
   #closed = false;
   readonly address: SocketAddress;
 
-  constructor(server: net.Server, encrypted: boolean) {
+  constructor(server: net.Server, encrypted: boolean, path?: string) {
     this.#server = server;
     const bound = server.address();
-    this.address = {
+    this.address = path !== undefined ? { transport: "unix", hostname: path, port: 0 } : {
       transport: encrypted ? "tls" : "tcp",
       hostname: typeof bound === "object" && bound !== null ? bound.address : "",
       port: typeof bound === "object" && bound !== null ? bound.port : 0,
@@ -382,8 +382,12 @@ function listen(options: ListenOptions, onAccept: AcceptHandler): Promise<Listen
     return Promise.reject(error);
   }
   const encrypted = config !== undefined;
+  const path = options.path;
+  if (path !== undefined && encrypted) {
+    return Promise.reject(new TypeError(`Cannot listen on "${path}": a unix socket takes no TLS`));
+  }
   const accept = (socket: net.Socket): void => {
-    const wrapped = new NodeSocket(socket, encrypted);
+    const wrapped = new NodeSocket(socket, encrypted, path);
     try {
       onAccept(wrapped);
     } catch (error) {
@@ -398,7 +402,7 @@ function listen(options: ListenOptions, onAccept: AcceptHandler): Promise<Listen
     const onError = (error: Error): void => {
       server.off("listening", onListening);
       reject(
-        new Error(`Cannot listen on "${hostname}:${options.port}": ${error.message}`, {
+        new Error(`Cannot listen on "${path ?? `${hostname}:${options.port}`}": ${error.message}`, {
           cause: error,
         }),
       );
@@ -406,11 +410,11 @@ function listen(options: ListenOptions, onAccept: AcceptHandler): Promise<Listen
     const onListening = (): void => {
       server.off("error", onError);
       server.on("error", ignore);
-      resolve(new NodeListener(server, encrypted));
+      resolve(new NodeListener(server, encrypted, path));
     };
     server.once("error", onError);
     server.once("listening", onListening);
-    server.listen({ host: hostname, port: options.port });
+    server.listen(path !== undefined ? { path } : { host: hostname, port: options.port });
   });
 }
 

@@ -163,6 +163,12 @@ export interface ListenOptions {
   port: number;
   /** Serve TLS with these options (`cert` and `key` required). */
   tls?: TlsOptions;
+  /**
+   * Listen on the unix domain socket at this path instead of `hostname` and `port` (a
+   * stale socket file is not removed). The node adapter supports it, on every runtime; the
+   * Deno and Bun adapters refuse it with a `TypeError`.
+   */
+  path?: string;
 }
 
 /** Called for every accepted connection. */

@@ -1,13 +1,18 @@
 /**
  * Broker limits: max_connections (global and per listener), protocol levels per listener,
- * client identifier length, topic length and depth, subscriptions per client.
+ * client identifier length, topic length and depth, subscriptions per client; unix socket
+ * listeners.
  */
 import { describe, test } from "../_testing.ts";
 import assert from "node:assert/strict";
 import type { TestContext } from "node:test";
 import type { Broker } from "../../broker/types.ts";
 import { nodeAdapter } from "../../socket/node.ts";
-import { brokerFor, RawClient } from "./_client.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseBrokerConfig } from "../../broker/config.ts";
+import { brokerFor, RawClient, text } from "./_client.ts";
 
 const T = { timeout: 10_000 };
 
@@ -130,4 +135,30 @@ describe("broker limits", () => {
       assert.deepEqual(await v4.subscribe(["a", "b", "c"]), [0, 0, 0x80]);
     },
   );
+});
+
+describe("broker unix socket listener", () => {
+  test("startBroker() serves MQTT on a unix socket path", T, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "mq-unix-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, "mq.sock");
+    const broker = await brokerFor(t, { listeners: [{ port: 0, path }] });
+    assert.deepEqual(broker.addresses[0], { transport: "unix", hostname: path, port: 0 });
+    const socket = await nodeAdapter.connect({ hostname: "", port: 0, path });
+    const client = new RawClient(socket, 5);
+    t.after(() => client.destroy());
+    assert.equal((await client.connect("unix")).reasonCode, 0);
+    assert.deepEqual(await client.subscribe(["u/#"]), [0]);
+    broker.publish("u/x", "over a unix socket");
+    assert.equal(text((await client.next("publish")).payload), "over a unix socket");
+  });
+
+  test("parseBrokerConfig() reads listener 0 /path as a unix socket", () => {
+    const config = parseBrokerConfig("listener 0 /run/mq/mq.sock\n", "m.conf");
+    assert.deepEqual(config.options.listeners, [{
+      hostname: "/run/mq/mq.sock",
+      port: 0,
+      path: "/run/mq/mq.sock",
+    }]);
+  });
 });
