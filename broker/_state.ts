@@ -27,6 +27,10 @@ export interface ClientRecord {
   version: ProtocolVersion;
   /** User name authorization sees (the latest connection's). */
   username: string | undefined;
+  /** The mount point of the latest connection's listener, `""` for none. */
+  mount: string;
+  /** The maximum QoS of the latest connection's listener. */
+  maxQos: QoS;
   /** The authorization chain of the latest connection's listener, if any. */
   authorize: ((request: AuthorizeRequest) => boolean) | undefined;
   /** When an offline session expires, in ms (Infinity: never). */

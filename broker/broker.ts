@@ -226,6 +226,8 @@ function withProperties(
 
 // Form of a fan-out: one encoding shared by every subscriber that gets these bytes.
 interface Form {
+  /** The mount point removed from the topic, `""` for none. */
+  mount: string;
   v5: boolean;
   qos: QoS;
   retain: boolean;
@@ -610,8 +612,9 @@ class MqBroker implements Broker, ConnectionHost {
     if (v === 5 && will !== undefined) {
       // A will the server cannot honour refuses the connection [MQTT-3.2.2-12],
       // [MQTT-3.2.2-13]; MQTT 3.x has no such code, its will QoS is lowered when published.
-      if (will.qos > o.maxQos || (will.retain && !o.retainAvailable)) {
-        const code = will.qos > o.maxQos ? 0x9b : 0x9a;
+      const maxQos = this.#listenerOf(connection)?.maxQos ?? o.maxQos;
+      if (will.qos > maxQos || (will.retain && !o.retainAvailable)) {
+        const code = will.qos > maxQos ? 0x9b : 0x9a;
         this.log(
           "notice",
           `Refused client ${clientId}: will not supported (0x${code.toString(16)}).`,
@@ -885,6 +888,8 @@ class MqBroker implements Broker, ConnectionHost {
         version: v,
         username: admission.username,
         authorize: this.#chain(connection.listener).authorize,
+        mount: this.#listenerOf(connection)?.mountPoint ?? "",
+        maxQos: this.#listenerOf(connection)?.maxQos ?? o.maxQos,
         expiresAt: Infinity,
         will: undefined,
         willAt: 0,
@@ -902,6 +907,8 @@ class MqBroker implements Broker, ConnectionHost {
       record.version = v;
       record.username = admission.username;
       record.authorize = this.#chain(connection.listener).authorize;
+      record.mount = this.#listenerOf(connection)?.mountPoint ?? "";
+      record.maxQos = this.#listenerOf(connection)?.maxQos ?? o.maxQos;
     }
     connection.record = record;
     this.#connected++;
@@ -912,7 +919,7 @@ class MqBroker implements Broker, ConnectionHost {
     const properties: Properties = {};
     if (v === 5) {
       if (o.maxInflightMessages !== 65_535) properties.receiveMaximum = o.maxInflightMessages;
-      if (o.maxQos < 2) properties.maximumQoS = o.maxQos as 0 | 1;
+      if (record.maxQos < 2) properties.maximumQoS = record.maxQos as 0 | 1;
       if (!o.retainAvailable) properties.retainAvailable = false;
       if (o.maxPacketSize !== undefined) properties.maximumPacketSize = o.maxPacketSize;
       if (o.maxTopicAlias > 0) properties.topicAliasMaximum = o.maxTopicAlias;
@@ -1027,9 +1034,9 @@ class MqBroker implements Broker, ConnectionHost {
     }
     const packet: PublishPacket = {
       type: "publish",
-      topic: will.topic,
+      topic: record.mount + will.topic,
       payload: will.payload,
-      qos: minQos(will.qos, this.#options.maxQos),
+      qos: minQos(will.qos, record.maxQos),
       retain: will.retain,
       dup: false,
     };
@@ -1092,21 +1099,34 @@ class MqBroker implements Broker, ConnectionHost {
         codes.push(record.version === 5 ? 0x8f : 0x80);
         continue;
       }
+      // A mount point prefixes the filter (inside `$share/<group>/`).
+      const filter = record.mount === ""
+        ? s.filter
+        : shared === undefined
+        ? record.mount + s.filter
+        : `$share/${shared.group}/${record.mount}${shared.filter}`;
       const most = this.#options.maxSubscriptionsPerClient;
       if (
         most > 0 && this.#subscriptions.countOf(record.clientId) >= most &&
-        !this.#subscriptions.has(record.clientId, s.filter)
+        !this.#subscriptions.has(record.clientId, filter)
       ) {
         this.log("notice", `Refused SUBSCRIBE from ${record.clientId}: too many subscriptions.`);
         codes.push(record.version === 5 ? 0x97 : 0x80);
         continue;
       }
-      const qos = minQos(s.qos, this.#options.maxQos);
+      const qos = minQos(s.qos, record.maxQos);
       if (
         record.authorize !== undefined &&
-        !this.#allowed("subscribe", record, shared?.filter ?? s.filter, s.qos, false, shared?.group)
+        !this.#allowed(
+          "subscribe",
+          record,
+          shared === undefined ? filter : record.mount + shared.filter,
+          s.qos,
+          false,
+          shared?.group,
+        )
       ) {
-        this.log("notice", `Denied SUBSCRIBE from ${record.clientId} to '${s.filter}'.`);
+        this.log("notice", `Denied SUBSCRIBE from ${record.clientId} to '${filter}'.`);
         codes.push(record.version === 5 ? 0x87 : 0x80);
         continue;
       }
@@ -1117,7 +1137,7 @@ class MqBroker implements Broker, ConnectionHost {
         retainAsPublished: s.retainAsPublished ?? false,
         identifier,
       };
-      const added = this.#subscriptions.add(record.clientId, s.filter, value);
+      const added = this.#subscriptions.add(record.clientId, filter, value);
       if (added && shared !== undefined) {
         record.shared++;
         this.#sharedCount++;
@@ -1126,7 +1146,7 @@ class MqBroker implements Broker, ConnectionHost {
       const handling = s.retainHandling ?? 0;
       // No retained messages for shared subscriptions [MQTT-3.8.4-?] (v5 §4.8.2)
       if (shared === undefined && (handling === 0 || (handling === 1 && added))) {
-        retained.push([s.filter, value]);
+        retained.push([filter, value]);
       }
     }
     connection.session.suback(packet, codes);
@@ -1142,7 +1162,15 @@ class MqBroker implements Broker, ConnectionHost {
 
   onUnsubscribe(connection: Connection, packet: UnsubscribePacket): void {
     const record = connection.record!;
-    const codes = packet.filters.map((f) => {
+    const codes = packet.filters.map((given) => {
+      const shared = record.mount !== "" && given.startsWith("$share/")
+        ? parseSharedSubscription(given)
+        : undefined;
+      const f = record.mount === ""
+        ? given
+        : shared === undefined
+        ? record.mount + given
+        : `$share/${shared.group}/${record.mount}${shared.filter}`;
       if (!this.#subscriptions.remove(record.clientId, f)) return 0x11;
       if (f.startsWith("$share/") && parseSharedSubscription(f) !== undefined) {
         record.shared--;
@@ -1168,9 +1196,11 @@ class MqBroker implements Broker, ConnectionHost {
       if (record.authorize !== undefined && !this.#mayReceive(record, source, sub.qos)) {
         continue;
       }
+      const visible = record.mount === "" ? topic : topic.slice(record.mount.length);
+      if (visible === "") continue;
       const packet: PublishPacket = {
         type: "publish",
-        topic,
+        topic: visible,
         payload: source.payload,
         qos: minQos(source.qos, sub.qos),
         retain: true,
@@ -1250,6 +1280,10 @@ class MqBroker implements Broker, ConnectionHost {
     return this.#chains[listener + 1]!;
   }
 
+  #listenerOf(connection: Connection): BrokerListenerOptions | undefined {
+    return connection.listener < 0 ? undefined : this.#options.listeners[connection.listener];
+  }
+
   // One reused request for the per-message "deliver" checks.
   #readRequest: AuthorizeRequest = {
     action: "deliver",
@@ -1306,17 +1340,19 @@ class MqBroker implements Broker, ConnectionHost {
 
   onPublish(connection: Connection, packet: PublishPacket): number | void {
     const record = connection.record!;
-    if (packet.qos > this.#options.maxQos) {
+    if (packet.qos > record.maxQos) {
       // MQTT 5 clients are refused by the session (DISCONNECT 0x9B [MQTT-3.2.2-11]); 3.x
       // clients, which were never told the maximum, are disconnected like mosquitto does.
       connection.fail(
         new ProtocolError(
-          `Cannot accept PUBLISH: QoS ${packet.qos} exceeds the maximum QoS ${this.#options.maxQos}`,
+          `Cannot accept PUBLISH: QoS ${packet.qos} exceeds the maximum QoS ${record.maxQos}`,
           { reasonCode: 0x9b },
         ),
       );
       return undefined;
     }
+    // A mount point prefixes the topic; the decoded packet is this connection's own.
+    if (record.mount !== "") packet.topic = record.mount + packet.topic;
     if (packet.topic.startsWith("$SYS")) {
       // Clients may not publish to $SYS: dropped, and refused with 0x87 on MQTT 5, as
       // mosquitto does (its prefix check also covers "$SYSX/...").
@@ -1507,16 +1543,23 @@ class MqBroker implements Broker, ConnectionHost {
     const v5 = record.version === 5;
     let form: Form | undefined;
     for (const f of this.#rForms) {
-      if (f.v5 === v5 && f.qos === qos && f.retain === retain && sameIds(f.ids, ids)) {
+      if (
+        f.v5 === v5 && f.qos === qos && f.retain === retain && f.mount === record.mount &&
+        sameIds(f.ids, ids)
+      ) {
         form = f;
         break;
       }
     }
     if (form === undefined) {
       const source = this.#rPacket!;
+      const mount = record.mount;
+      const topic = mount === "" ? source.topic : source.topic.slice(mount.length);
+      // `mount/#` also matches the topic `mount` itself: nothing is left to send.
+      if (topic === "") return;
       const packet: TaggedPublish = {
         type: "publish",
-        topic: source.topic,
+        topic,
         payload: source.payload,
         qos,
         retain,
@@ -1535,7 +1578,7 @@ class MqBroker implements Broker, ConnectionHost {
         this.log("error", `Cannot encode PUBLISH to '${source.topic}': ${error}`);
         return;
       }
-      form = { v5, qos, retain, ids: ids.length === 0 ? NO_IDS : [...ids], packet };
+      form = { mount, v5, qos, retain, ids: ids.length === 0 ? NO_IDS : [...ids], packet };
       this.#rForms.push(form);
     }
     this.#deliver(record, form.packet, this.#rNow);

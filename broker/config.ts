@@ -139,6 +139,10 @@ export interface ConfigListener {
   passwordFile?: string;
   /** `acl_file` of this listener (as `allowAnonymous`). */
   aclFile?: string;
+  /** `mount_point`: a prefix for every topic of this listener's clients. */
+  mountPoint?: string;
+  /** `max_qos` set in this listener's section. */
+  maxQos?: 0 | 1 | 2;
   /** The line that configured it. */
   line: number;
 }
@@ -212,6 +216,8 @@ interface PendingListener {
   allowAnonymous?: boolean;
   passwordFile?: string;
   aclFile?: string;
+  mountPoint?: string;
+  maxQos?: 0 | 1 | 2;
   line: number;
   touched: boolean;
 }
@@ -516,6 +522,14 @@ class Parser {
         else if (entry.key === "password_file") listener.passwordFile = this.string(entry);
         else listener.aclFile = this.string(entry);
         break;
+      case "mount_point":
+        listener.mountPoint = this.string(entry);
+        break;
+      case "max_qos":
+        // Inside a listener section it is that listener's; before any, the broker's.
+        if (!this.inListener && listener === this.defaultListener) return false;
+        listener.maxQos = this.integer(entry, 0, 2) as 0 | 1 | 2;
+        break;
       case "require_certificate":
         listener.requireCertificate = this.boolean(entry);
         break;
@@ -620,6 +634,8 @@ class Parser {
       if (l.allowAnonymous !== undefined) out.allowAnonymous = l.allowAnonymous;
       if (l.passwordFile !== undefined) out.passwordFile = l.passwordFile;
       if (l.aclFile !== undefined) out.aclFile = l.aclFile;
+      if (l.mountPoint !== undefined) out.mountPoint = l.mountPoint;
+      if (l.maxQos !== undefined) out.maxQos = l.maxQos;
       const identity = out.useIdentityAsUsername === true || out.useSubjectAsUsername === true;
       if ((out.requireCertificate === true || identity) && out.certfile === undefined) {
         throw this.error(
@@ -668,6 +684,8 @@ class Parser {
         const out: BrokerListenerOptions = { hostname: l.hostname, port: l.port };
         if (l.path !== undefined) out.path = l.path;
         if (l.maxConnections !== undefined) out.maxConnections = l.maxConnections;
+        if (l.mountPoint !== undefined) out.mountPoint = l.mountPoint;
+        if (l.maxQos !== undefined) out.maxQos = l.maxQos;
         if (l.protocol !== undefined) out.protocol = l.protocol;
         if (l.websocketsHeadersSize !== undefined) {
           out.websocket = { maxHeaderBytes: l.websocketsHeadersSize };
@@ -697,7 +715,6 @@ const SECURITY_OPTIONS = new Set([
   "psk_file",
   "psk_hint",
   "crlfile",
-  "mount_point",
   "require_certificate",
   "use_identity_as_username",
   "use_subject_as_username",
@@ -705,7 +722,6 @@ const SECURITY_OPTIONS = new Set([
 const LISTENER_SECURITY_OPTIONS = new Set([
   "psk_hint",
   "crlfile",
-  "mount_point",
 ]);
 /** Listener-scoped mosquitto options mq lacks, skipped with a warning. */
 const LISTENER_UNSUPPORTED = new Set([
@@ -905,6 +921,8 @@ function parseMosquitto(text: string, parser: Parser): void {
 
 const LISTENER_KEYS = new Set([
   "bind_address",
+  "mount_point",
+  "max_qos",
   "allow_anonymous",
   "password_file",
   "acl_file",

@@ -268,9 +268,9 @@ describe("parseBrokerConfig() YAML", () => {
 
   test("parseBrokerConfig() refuses unsupported options that guard access", () => {
     fails("plugin: /usr/lib/x.so\n", { line: 1, key: "plugin", kind: ConfigErrorKind.Unsupported });
-    fails("listeners:\n  - port: 1\n    mount_point: site/\n", {
+    fails("listeners:\n  - port: 1\n    psk_hint: hint\n", {
       line: 3,
-      key: "mount_point",
+      key: "psk_hint",
       kind: ConfigErrorKind.Unsupported,
     });
     fails("listeners:\n  - port: 1\n    protocol: http\n", {
@@ -348,6 +348,18 @@ describe("parseBrokerConfig() client certificates", () => {
     assert.equal(yaml.passwordFile, "all");
     assert.equal(yaml.listeners[0]!.passwordFile, "own");
     assert.equal(yaml.listeners[1]!.passwordFile, undefined);
+  });
+
+  test("parseBrokerConfig() reads mount_point and a listener's max_qos", () => {
+    const conf = parseBrokerConfig(
+      "max_qos 2\nlistener 1883\nlistener 1884\nmount_point site1/\nmax_qos 1\n",
+      "m.conf",
+    );
+    assert.equal(conf.options.maxQos, 2);
+    assert.deepEqual(conf.options.listeners, [
+      { hostname: "0.0.0.0", port: 1883 },
+      { hostname: "0.0.0.0", port: 1884, mountPoint: "site1/", maxQos: 1 },
+    ]);
   });
 
   test("parseBrokerConfig() reads WebSocket listeners", () => {

@@ -57,6 +57,14 @@ export interface BrokerListenerOptions {
    * `max_connections`); a socket beyond it is closed on accept. Default: no limit.
    */
   maxConnections?: number;
+  /** Maximum QoS for clients of this listener (mosquitto's listener `max_qos`). Default: `maxQos`. */
+  maxQos?: QoS;
+  /**
+   * Prefix every topic of this listener's clients with this string (mosquitto's
+   * `mount_point`, e.g. `"site1/"`): their PUBLISH topics, subscriptions and wills get it,
+   * and deliveries to them have it removed, so they only see topics under it.
+   */
+  mountPoint?: string;
   /**
    * Protocol levels this listener accepts: 3 (MQTT 3.1), 4 (3.1.1), 5. Others are refused
    * with CONNACK 0x84 / return code 1. Default: all three.

@@ -130,6 +130,8 @@ async function loadConfig(
     const listener: BrokerListenerOptions = { hostname: l.hostname, port: l.port };
     if (l.maxConnections !== undefined) listener.maxConnections = l.maxConnections;
     if (l.path !== undefined) listener.path = l.path;
+    if (l.mountPoint !== undefined) listener.mountPoint = l.mountPoint;
+    if (l.maxQos !== undefined) listener.maxQos = l.maxQos;
     if (l.protocol !== undefined) listener.protocol = l.protocol;
     if (l.websocketsHeadersSize !== undefined) {
       listener.websocket = { maxHeaderBytes: l.websocketsHeadersSize };

@@ -137,6 +137,62 @@ describe("broker limits", () => {
   );
 });
 
+describe("broker per-listener mount point and maximum QoS", () => {
+  test("startBroker() prefixes a mount point listener's topics and hides others", T, async (t) => {
+    const broker = await brokerFor(t, {
+      listeners: [{ hostname: "127.0.0.1", port: 0 }, {
+        hostname: "127.0.0.1",
+        port: 0,
+        mountPoint: "site1/",
+      }],
+    });
+    const seen: string[] = [];
+    broker.subscribe("#", (m) => seen.push(m.topic));
+    broker.publish("site1/retained", "r", { retain: true });
+    const mounted = await tcpTo(t, broker, 1);
+    await mounted.connect("m", {
+      will: { topic: "gone", payload: new Uint8Array([1]), qos: 0, retain: false },
+    });
+    await mounted.subscribe(["#"], { qos: 1 });
+    const retained = await mounted.next("publish");
+    assert.equal(retained.topic, "retained");
+    mounted.publish("temp", "21", { qos: 1, packetId: 1 });
+    const two = [await mounted.next(), await mounted.next()];
+    const own = two.find((p) => p.type === "publish");
+    assert.ok(two.some((p) => p.type === "puback"));
+    assert.equal(own?.type === "publish" && own.topic, "temp");
+    broker.publish("elsewhere", "x");
+    broker.publish("site1/from/outside", "y");
+    assert.equal((await mounted.next("publish")).topic, "from/outside");
+    assert.deepEqual(await mounted.drain(30), []);
+    assert.deepEqual(seen, ["site1/retained", "site1/temp", "elsewhere", "site1/from/outside"]);
+    // Unsubscribing the filter as the client knows it works.
+    mounted.send({ type: "unsubscribe", packetId: 9, filters: ["#"] });
+    assert.deepEqual((await mounted.next("unsuback")).reasonCodes, [0]);
+    mounted.destroy();
+    await mounted.whenClosed();
+    const probe = await tcpTo(t, broker, 0);
+    await probe.connect("probe");
+    assert.ok(seen.includes("site1/gone"));
+  });
+
+  test("startBroker() applies a listener's maxQos to CONNACK, grants and PUBLISH", T, async (t) => {
+    const broker = await brokerFor(t, {
+      listeners: [{ hostname: "127.0.0.1", port: 0 }, {
+        hostname: "127.0.0.1",
+        port: 0,
+        maxQos: 1,
+      }],
+    });
+    const full = await tcpTo(t, broker, 0);
+    assert.equal((await full.connect("full")).properties?.maximumQoS, undefined);
+    assert.deepEqual(await full.subscribe(["a"], { qos: 2 }), [2]);
+    const limited = await tcpTo(t, broker, 1);
+    assert.equal((await limited.connect("limited")).properties?.maximumQoS, 1);
+    assert.deepEqual(await limited.subscribe(["a"], { qos: 2 }), [1]);
+  });
+});
+
 describe("broker unix socket listener", () => {
   test("startBroker() serves MQTT on a unix socket path", T, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), "mq-unix-"));
