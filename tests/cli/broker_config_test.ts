@@ -143,7 +143,8 @@ describe("mq broker -c", () => {
     "runBroker() re-reads the password file on SIGHUP without dropping connections",
     T,
     async (t) => {
-      const r = await running(t, ["-c", "m.conf"], {
+      // -v logs every packet: passwords must still never appear.
+      const r = await running(t, ["-v", "-c", "m.conf"], {
         files: { "m.conf": "listener 1883\npassword_file pw\n", pw: PASSWD },
       });
       const alice = await r.client(5);
@@ -171,6 +172,8 @@ describe("mq broker -c", () => {
       await r.host.err.waitFor("Cannot reload password file");
       const still = await r.client(5);
       assert.equal((await still.connect("bob3", bobLogin)).reasonCode, 0);
+      assert.match(r.host.err.text, /Received CONNECT from/);
+      assert.doesNotMatch(r.host.err.text, /secret|builder/);
     },
   );
 
