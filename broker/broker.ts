@@ -370,7 +370,17 @@ class MqBroker implements Broker, ConnectionHost {
       publishBytesReceived: c.publishBytesReceived,
       publishBytesSent: c.publishBytesSent,
       messagesStored: this.#stored(),
+      messagesStoredBytes: this.#storedBytes(),
     };
+  }
+
+  #retainedBytes = 0;
+
+  // Payload bytes held: queued for sessions, and retained.
+  #storedBytes(): number {
+    let n = this.#retainedBytes;
+    for (const record of this.#clients.values()) n += record.session.queuedBytes;
+    return n;
   }
 
   #stored(): number {
@@ -1224,6 +1234,7 @@ class MqBroker implements Broker, ConnectionHost {
     return found.filter(([topic, message]) => {
       const p = this.#remainingExpiry(message, now);
       if (p === null) {
+        this.#retainedBytes -= message.packet.payload.byteLength;
         this.#retained.delete(topic);
         return false;
       }
@@ -1380,6 +1391,8 @@ class MqBroker implements Broker, ConnectionHost {
     if (packet.retain && this.#options.retainAvailable) {
       if (packet.payload.length === 0) {
         // [MQTT-3.3.1-6], [MQTT-3.3.1-7]: an empty retained message clears the topic
+        const old = this.#retained.get(packet.topic);
+        if (old !== undefined) this.#retainedBytes -= old.packet.payload.byteLength;
         this.#retained.delete(packet.topic);
       } else {
         const stored: PublishPacket = {
@@ -1393,6 +1406,9 @@ class MqBroker implements Broker, ConnectionHost {
           dup: false,
         };
         withProperties(stored, passOn(packet.properties));
+        const old = this.#retained.get(packet.topic);
+        if (old !== undefined) this.#retainedBytes -= old.packet.payload.byteLength;
+        this.#retainedBytes += stored.payload.byteLength;
         this.#retained.set(packet.topic, { packet: stored, storedAt: now });
       }
     }
@@ -1443,6 +1459,7 @@ class MqBroker implements Broker, ConnectionHost {
     } finally {
       hits.length = base;
       this.#rForms = savedForms;
+      this.#detachedFrom = this.#detachedTo = undefined;
       [this.#rPacket, this.#rOrigin, this.#rProperties, this.#rNow, this.#rCount] = saved as [
         PublishPacket | undefined,
         string | undefined,
@@ -1588,7 +1605,14 @@ class MqBroker implements Broker, ConnectionHost {
     const session = record.session;
     const connection = record.connection;
     const counters = this.counters;
-    if (connection === undefined && packet.qos === 0 && !this.#options.queueQos0Messages) return;
+    if (connection === undefined) {
+      if (packet.qos === 0 && !this.#options.queueQos0Messages) return;
+      // Queued for an offline session, perhaps for long: a payload that is a view into a
+      // decoder's shared 32 KiB slab (protocol/_pool.ts) gets its own copy, made once per
+      // message, so queues never pin slabs.
+      const payload = packet.payload;
+      if (payload.byteLength !== payload.buffer.byteLength) packet = this.#detach(packet);
+    }
     const max = session.clientMaximumPacketSize;
     if (max !== undefined) {
       const size = encodedSize(packet);
@@ -1613,6 +1637,18 @@ class MqBroker implements Broker, ConnectionHost {
       counters.publishDropped++;
       record.dropped++;
     }
+  }
+
+  #detachedFrom: PublishPacket | undefined;
+  #detachedTo: PublishPacket | undefined;
+
+  #detach(packet: PublishPacket): PublishPacket {
+    if (this.#detachedFrom !== packet) {
+      this.#detachedFrom = packet;
+      // Own symbol-keyed properties (the encoded form) are copied too.
+      this.#detachedTo = { ...packet, payload: packet.payload.slice() };
+    }
+    return this.#detachedTo!;
   }
 
   // --- $SYS ---
@@ -1643,6 +1679,7 @@ class MqBroker implements Broker, ConnectionHost {
       ["publish/bytes/sent", `${s.publishBytesSent}`],
       ["messages/stored", `${s.messagesStored}`],
       ["store/messages/count", `${s.messagesStored}`],
+      ["store/messages/bytes", `${s.messagesStoredBytes}`],
     ];
     const memoryUsage = this.#options.memoryUsage;
     if (memoryUsage !== undefined) {

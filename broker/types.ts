@@ -573,4 +573,6 @@ export interface BrokerStats {
   readonly publishBytesSent: number;
   /** Messages queued or in flight to clients, over all sessions. */
   readonly messagesStored: number;
+  /** Payload bytes held: messages queued for sessions plus retained messages. */
+  readonly messagesStoredBytes: number;
 }

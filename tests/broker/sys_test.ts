@@ -83,8 +83,15 @@ describe("broker $SYS and client limits", () => {
     assert.equal(stats.publishBytesReceived, 8);
     assert.equal(stats.publishBytesSent, 5);
     assert.equal(stats.messagesStored, 2); // one in flight, one queued
+    assert.equal(stats.messagesStoredBytes, 3); // the queued one's payload
     assert.equal(stats.connections, 2);
     assert.equal(stats.sockets, 2);
+    // Retained payloads count too: set, replaced, cleared.
+    broker.publish("r", "abcd", { retain: true });
+    broker.publish("r", "ab", { retain: true });
+    assert.equal(broker.stats.messagesStoredBytes, 5);
+    broker.publish("r", "", { retain: true });
+    assert.equal(broker.stats.messagesStoredBytes, 3);
   });
 
   for (const version of [4, 5] as const) {
