@@ -75,6 +75,8 @@ export interface ConnectionHost {
   readonly counters: Counters;
   /** Whether debug logging is on. */
   readonly debug: boolean;
+  /** A connected client's packets were handled (its session may have changed). */
+  received(connection: Connection): void;
   /** Log a line. */
   log(level: "error" | "warning" | "notice" | "information" | "debug", message: string): void;
   /** CONNECT arrived: accept or refuse. */
@@ -363,6 +365,7 @@ export class Connection {
         return;
       }
     }
+    if (this.record !== undefined) this.#host.received(this);
     const error = decoder.error;
     if (error !== undefined) this.#malformed(error);
   };

@@ -28,6 +28,14 @@ import { RetainedTrie } from "./retained_trie.ts";
 import { composeAuthenticate, composeAuthorize } from "./_plugins.ts";
 import type { Listener, ListenOptions, Socket, SocketAdapter } from "../socket/types.ts";
 import { loadTcpAdapter } from "../socket/runtime.ts";
+import { ACK_DEFERRED, ServerSession } from "../protocol/server_session.ts";
+import type {
+  BrokerStore,
+  StoreChanges,
+  StoredRetained,
+  StoredSession,
+  StoredSubscription,
+} from "./store.ts";
 import { acceptWebSocket, type WebSocketServerOptions } from "../socket/websocket_server.ts";
 import { VERSION } from "../version.ts";
 import {
@@ -89,6 +97,7 @@ interface Resolved {
   maxClientIdLength: number;
   maxAuthFailures: number;
   authFailureWindow: number;
+  store: BrokerStore | undefined;
   maxPacketSize: number | undefined;
   maxKeepalive: number;
   maxTopicAlias: number;
@@ -170,6 +179,7 @@ function resolve(options: BrokerOptions): Resolved {
       Number.MAX_SAFE_INTEGER,
     ),
     maxClientIdLength: integer("maxClientIdLength", options.maxClientIdLength, 65_535, 65_535),
+    store: options.store,
     maxAuthFailures: integer("maxAuthFailures", options.maxAuthFailures, 10, NEVER),
     authFailureWindow: integer("authFailureWindow", options.authFailureWindow, 60, NEVER),
     maxPacketSize,
@@ -410,6 +420,7 @@ class MqBroker implements Broker, ConnectionHost {
   async start(): Promise<void> {
     const o = this.#options;
     this.log("notice", `mq version ${VERSION} starting`);
+    if (o.store !== undefined) this.#restore(o.store);
     if (o.listeners.length > 0) {
       const adapter = this.#adapter ?? await loadTcpAdapter();
       // TLS listeners use node:tls on every runtime (Deno and Bun run it too): the one API
@@ -573,6 +584,10 @@ class MqBroker implements Broker, ConnectionHost {
       if (listener >= 0) this.#perListener[listener]!--;
     });
     this.log("information", `New connection from ${r.hostname}:${r.port}.`);
+  }
+
+  received(connection: Connection): void {
+    if (this.#store !== undefined) this.#touch(connection.record!);
   }
 
   // --- CONNECT ---
@@ -921,6 +936,7 @@ class MqBroker implements Broker, ConnectionHost {
       record.maxQos = this.#listenerOf(connection)?.maxQos ?? o.maxQos;
     }
     connection.record = record;
+    if (this.#store !== undefined) this.#touch(record);
     this.#connected++;
     this.counters.connections++;
     if (this.#connected > this.counters.clientsMaximum) {
@@ -983,6 +999,7 @@ class MqBroker implements Broker, ConnectionHost {
     const now = Date.now();
     record.connection = undefined;
     this.#connected--;
+    if (this.#store !== undefined) this.#touch(record);
     const session = connection.session;
     const code = session.disconnectReasonCode;
     if (code !== undefined) this.log("notice", `Client ${record.clientId} disconnected.`);
@@ -1022,6 +1039,7 @@ class MqBroker implements Broker, ConnectionHost {
 
   // The session ends: subscriptions go, and a will still waiting is sent now.
   #endSession(record: ClientRecord, now: number): void {
+    if (this.#store !== undefined) this.#touch(record);
     this.#subscriptions.removeClient(record.clientId);
     this.#sharedCount -= record.shared;
     record.shared = 0;
@@ -1070,6 +1088,7 @@ class MqBroker implements Broker, ConnectionHost {
       this.#delayedWills.delete(record);
       const will = record.will;
       record.will = undefined;
+      if (this.#store !== undefined) this.#touch(record);
       if (will !== undefined) this.#publishWill(record, will, now);
     }
     for (const record of this.#expiring) {
@@ -1236,6 +1255,7 @@ class MqBroker implements Broker, ConnectionHost {
       if (p === null) {
         this.#retainedBytes -= message.packet.payload.byteLength;
         this.#retained.delete(topic);
+        if (this.#store !== undefined) this.#retainedChanged(topic, null);
         return false;
       }
       return true;
@@ -1383,7 +1403,14 @@ class MqBroker implements Broker, ConnectionHost {
       return connection.version === 5 ? 0x87 : undefined;
     }
     const count = this.#publish(record.clientId, packet, Date.now());
-    return count === 0 && connection.version === 5 ? 0x10 : undefined;
+    const code = count === 0 && connection.version === 5 ? 0x10 : 0;
+    if (this.#store !== undefined && packet.qos > 0) {
+      // Acknowledged once what it changed is committed (docs/persistence.md).
+      this.#acks.push(connection, packet.packetId!, code);
+      this.#scheduleCommit();
+      return ACK_DEFERRED;
+    }
+    return code === 0 ? undefined : code;
   }
 
   // Store when retained, then route. Returns the number of deliveries.
@@ -1394,6 +1421,9 @@ class MqBroker implements Broker, ConnectionHost {
         const old = this.#retained.get(packet.topic);
         if (old !== undefined) this.#retainedBytes -= old.packet.payload.byteLength;
         this.#retained.delete(packet.topic);
+        if (this.#store !== undefined && old !== undefined) {
+          this.#retainedChanged(packet.topic, null);
+        }
       } else {
         const stored: PublishPacket = {
           type: "publish",
@@ -1410,6 +1440,9 @@ class MqBroker implements Broker, ConnectionHost {
         if (old !== undefined) this.#retainedBytes -= old.packet.payload.byteLength;
         this.#retainedBytes += stored.payload.byteLength;
         this.#retained.set(packet.topic, { packet: stored, storedAt: now });
+        if (this.#store !== undefined) {
+          this.#retainedChanged(packet.topic, { packet: stored, storedAt: now });
+        }
       }
     }
     const count = this.#route(origin, packet, now);
@@ -1637,6 +1670,7 @@ class MqBroker implements Broker, ConnectionHost {
       counters.publishDropped++;
       record.dropped++;
     }
+    if (this.#store !== undefined) this.#touch(record);
   }
 
   #detachedFrom: PublishPacket | undefined;
@@ -1649,6 +1683,182 @@ class MqBroker implements Broker, ConnectionHost {
       this.#detachedTo = { ...packet, payload: packet.payload.slice() };
     }
     return this.#detachedTo!;
+  }
+
+  // --- Persistence ---
+
+  get #store(): BrokerStore | undefined {
+    return this.#options.store;
+  }
+
+  readonly #dirty = new Set<ClientRecord>();
+  readonly #storedIds = new Set<string>();
+  readonly #retainedChanges = new Map<string, StoredRetained | null>();
+  // Deferred acknowledgements: connection, packet id, reason code, repeated.
+  readonly #acks: (Connection | number)[] = [];
+  #commitQueued = false;
+  #storeClosed = false;
+
+  #touch(record: ClientRecord): void {
+    this.#dirty.add(record);
+    this.#scheduleCommit();
+  }
+
+  #retainedChanged(topic: string, message: StoredRetained | null): void {
+    this.#retainedChanges.set(topic, message);
+    this.#scheduleCommit();
+  }
+
+  #scheduleCommit(): void {
+    if (this.#commitQueued || this.#storeClosed) return;
+    this.#commitQueued = true;
+    // Group commit: everything the current batch of packets changed, in one transaction.
+    queueMicrotask(this.#commit);
+  }
+
+  readonly #commit = (): void => {
+    this.#commitQueued = false;
+    const store = this.#store;
+    if (store === undefined || this.#storeClosed) return;
+    const changes: StoreChanges = { sessions: new Map(), retained: this.#retainedChanges };
+    for (const record of this.#dirty) {
+      const id = record.clientId;
+      const live = this.#clients.get(id) === record;
+      if (live && record.session.sessionExpiryInterval !== 0) {
+        changes.sessions.set(id, this.#storedSession(record));
+        this.#storedIds.add(id);
+      } else if (this.#clients.get(id) === undefined && this.#storedIds.delete(id)) {
+        changes.sessions.set(id, null);
+      } else if (live && this.#storedIds.delete(id)) {
+        // Now a clean session: nothing of it survives a restart.
+        changes.sessions.set(id, null);
+      }
+    }
+    this.#dirty.clear();
+    const acks = this.#acks.splice(0);
+    let failed = false;
+    try {
+      store.commit(changes);
+    } catch (error) {
+      failed = true;
+      this.log("error", `Cannot write the persistence store ${store.location}: ${error}`);
+    }
+    this.#retainedChanges.clear();
+    for (let i = 0; i < acks.length; i += 3) {
+      const connection = acks[i] as Connection;
+      if (connection.ended) continue;
+      if (failed) {
+        // Not stored: the publisher must not take it as acknowledged; it resends after
+        // reconnecting.
+        connection.session.disconnect(0x80);
+        connection.fail(new MqttError("Cannot store the message", { reasonCode: 0x80 }));
+        continue;
+      }
+      connection.session.acknowledge(acks[i + 1] as number, acks[i + 2] as number);
+    }
+  };
+
+  #storedSession(record: ClientRecord): StoredSession {
+    const subscriptions: StoredSubscription[] = [];
+    for (const [filter, sub] of this.#subscriptions.subscriptionsOf(record.clientId)) {
+      subscriptions.push({
+        filter,
+        qos: sub.qos,
+        noLocal: sub.noLocal,
+        retainAsPublished: sub.retainAsPublished,
+        identifier: sub.identifier,
+      });
+    }
+    const stored: StoredSession = {
+      clientId: record.clientId,
+      session: record.session.snapshot(),
+      subscriptions,
+      expiresAt: record.connection !== undefined || record.expiresAt === Infinity
+        ? null
+        : record.expiresAt,
+      mount: record.mount,
+    };
+    if (record.username !== undefined) stored.username = record.username;
+    if (record.will !== undefined) stored.will = { will: record.will, at: record.willAt };
+    return stored;
+  }
+
+  // Load what the store holds (before any listener opens).
+  #restore(store: BrokerStore): void {
+    const state = store.load();
+    const now = Date.now();
+    for (const { packet, storedAt } of state.retained) {
+      this.#retained.set(packet.topic, { packet, storedAt });
+      this.#retainedBytes += packet.payload.byteLength;
+    }
+    const o = this.#options;
+    const noop = { send() {}, connect() {}, publish() {}, subscribe() {}, unsubscribe() {} };
+    let restored = 0;
+    const expired: StoreChanges = { sessions: new Map(), retained: new Map() };
+    for (const stored of state.sessions) {
+      const snapshot = stored.session;
+      if (stored.expiresAt !== null && stored.expiresAt <= now) {
+        // It expired while the broker was down.
+        expired.sessions.set(stored.clientId, null);
+        this.counters.clientsExpired++;
+        continue;
+      }
+      const session = new ServerSession(noop, {
+        maxInflight: o.maxInflightMessages,
+        maxQueuedMessages: o.maxQueuedMessages,
+        maxQueuedBytes: o.maxQueuedBytes,
+        queueQoS0: o.queueQos0Messages,
+      });
+      session.restore(snapshot);
+      let expiry: number = snapshot.sessionExpiryInterval;
+      if (expiry === NEVER) expiry = o.persistentClientExpiration ?? Infinity;
+      const expiresAt = stored.expiresAt ??
+        (expiry === Infinity ? Infinity : now + expiry * 1000);
+      const record: ClientRecord = {
+        clientId: stored.clientId,
+        session,
+        connection: undefined,
+        version: snapshot.protocolVersion,
+        username: stored.username,
+        authorize: this.#chain(-1).authorize,
+        mount: stored.mount,
+        maxQos: o.maxQos,
+        expiresAt,
+        will: stored.will?.will,
+        willAt: stored.will?.at ?? 0,
+        dropped: 0,
+        mark: 0,
+        markQos: 0,
+        markRetain: false,
+        markIds: [],
+        shared: 0,
+      };
+      this.#clients.set(record.clientId, record);
+      this.#storedIds.add(record.clientId);
+      if (expiresAt !== Infinity) this.#expiring.add(record);
+      if (record.will !== undefined) this.#delayedWills.add(record);
+      for (const sub of stored.subscriptions) {
+        const value: ClientSubscription = {
+          record,
+          qos: sub.qos,
+          noLocal: sub.noLocal,
+          retainAsPublished: sub.retainAsPublished,
+          identifier: sub.identifier,
+        };
+        if (this.#subscriptions.add(record.clientId, sub.filter, value)) {
+          if (sub.filter.startsWith("$share/")) {
+            record.shared++;
+            this.#sharedCount++;
+          }
+        }
+      }
+      restored++;
+    }
+    if (expired.sessions.size > 0) store.commit(expired);
+    this.log(
+      "notice",
+      `Restored ${restored} sessions and ${state.retained.length} retained messages from ${store.location}.`,
+    );
   }
 
   // --- $SYS ---
@@ -1847,6 +2057,16 @@ class MqBroker implements Broker, ConnectionHost {
     clearTimeout(timer);
     for (const connection of this.#sockets) connection.socket.destroy();
     this.#sockets.clear();
+    const store = this.#store;
+    if (store !== undefined) {
+      this.#commit();
+      this.#storeClosed = true;
+      try {
+        store.close();
+      } catch (error) {
+        this.log("error", `Cannot close the persistence store ${store.location}: ${error}`);
+      }
+    }
   }
 }
 

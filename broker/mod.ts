@@ -25,6 +25,9 @@ export * from "./acl_file.ts";
 export * from "./config.ts";
 export * from "./password_file.ts";
 export * from "./password_hash.ts";
+export type * from "./store.ts";
+export { openSqliteStore, StoreError } from "../store/sqlite.ts";
+export type { SqliteStoreOptions } from "../store/sqlite.ts";
 export type * from "./types.ts";
 export type {
   Properties,

@@ -13,6 +13,7 @@ import type {
   UserProperty,
 } from "../protocol/mod.ts";
 import type { WebSocketServerOptions } from "../socket/websocket_server.ts";
+import type { BrokerStore } from "./store.ts";
 import type {
   PeerCertificate,
   Socket,
@@ -205,6 +206,14 @@ export interface BrokerOptions {
    * (SIGHUP for `mq broker`).
    */
   plugins?: BrokerPlugin[];
+  /**
+   * A durable store (e.g. `await openSqliteStore(path)`): persistent sessions, their
+   * subscriptions and messages, retained messages and delayed wills are loaded from it at
+   * start and committed to it as they change, and QoS 1 and 2 PUBLISH packets are
+   * acknowledged only once committed (docs/persistence.md). The broker closes it. Default:
+   * none, everything lives in memory.
+   */
+  store?: BrokerStore;
   /** The socket adapter for listeners. Default: the current runtime's TCP adapter. */
   adapter?: SocketAdapter;
   /** Receives log lines. Default: none. */

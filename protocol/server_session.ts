@@ -20,6 +20,7 @@ import type {
 import type { Properties } from "./properties.ts";
 import { isValidReasonCode, toConnectReturnCode } from "./reason_code.ts";
 import { protocolError, type PublishAck } from "./_session_common.ts";
+import type { InflightPublish } from "./client_session.ts";
 import { Receiver } from "./_receiver.ts";
 import { Sender } from "./_sender.ts";
 
@@ -89,6 +90,31 @@ export interface AcceptOptions {
    * MQTT 3.1, which has no such flag), and in-flight messages are resent.
    */
   previous?: ServerSession;
+}
+
+/** A message queued for the client (beyond the in-flight window or while offline). */
+export interface QueuedPublish {
+  /** The message, without a packet id. */
+  packet: PublishPacket;
+  /** When it was queued, in ms (its expiry interval counts from here). */
+  at: number;
+}
+
+/**
+ * The state of a persistent session that a broker stores to survive a restart, from
+ * {@linkcode ServerSession.snapshot} for {@linkcode ServerSession.restore}.
+ */
+export interface ServerSessionSnapshot {
+  /** Protocol level of the session's last connection. */
+  protocolVersion: ProtocolVersion;
+  /** Session Expiry Interval in seconds (0xFFFFFFFF: never). */
+  sessionExpiryInterval: number;
+  /** Outgoing QoS 1 and 2 messages sent and not acknowledged, in the order first sent. */
+  outgoing: InflightPublish[];
+  /** Messages waiting to be sent, in order. */
+  queued: QueuedPublish[];
+  /** Packet ids of incoming QoS 2 messages acknowledged with PUBREC, waiting for PUBREL. */
+  incoming: number[];
 }
 
 /** What {@linkcode ServerSession.deliver} did with a message. */
@@ -242,6 +268,115 @@ export class ServerSession {
   /** Payload bytes of the queued messages. */
   get queuedBytes(): number {
     return this.#sender.queuedBytes;
+  }
+
+  /**
+   * Export what a restarted broker needs to resume this session: in-flight and queued
+   * messages, incoming QoS 2 packet ids awaiting PUBREL, protocol level and expiry.
+   * Packets are shallow copies; payloads are shared.
+   *
+   * @example Snapshot an offline session with a queued message
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ServerSession } from "./server_session.ts";
+   * const session = new ServerSession({
+   *   send() {},
+   *   connect: () => void session.accept({}, 0),
+   *   publish() {},
+   *   subscribe() {},
+   *   unsubscribe() {},
+   * });
+   * session.handle({ type: "connect", protocolVersion: 4, clientId: "c", clean: false, keepAlive: 0 }, 0);
+   * session.connectionLost();
+   * const payload = new Uint8Array([1]);
+   * session.deliver({ type: "publish", topic: "t", payload, qos: 1, retain: false, dup: false }, 5);
+   * const snapshot = session.snapshot();
+   * assert.equal(snapshot.queued.length, 1);
+   * assert.equal(snapshot.queued[0]!.at, 5);
+   * ```
+   *
+   * @returns The session's state.
+   */
+  snapshot(): ServerSessionSnapshot {
+    const sender = this.#sender;
+    const outgoing: InflightPublish[] = [];
+    for (const [id, packet] of sender.inflight) {
+      const awaiting = packet.qos === 1 ? "puback" : sender.isReleased(id) ? "pubcomp" : "pubrec";
+      outgoing.push({ packet: { ...packet }, awaiting });
+    }
+    const queued: QueuedPublish[] = [];
+    for (const entry of sender.queue) queued.push({ packet: { ...entry.packet }, at: entry.at });
+    return {
+      protocolVersion: this.#version,
+      sessionExpiryInterval: this.#sessionExpiry,
+      outgoing,
+      queued,
+      incoming: this.#receiver.awaitingRelease(),
+    };
+  }
+
+  /**
+   * Load a {@linkcode ServerSession.snapshot} (usually taken by an earlier process) into
+   * this new session, which becomes an offline session: `deliver()` queues, and the
+   * client's next connection resumes it with `accept({ previous })`, resending in-flight
+   * messages with DUP and PUBREL as a live session would.
+   *
+   * @example Restore, then resume on the next connection
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ServerSession } from "./server_session.ts";
+   * import type { Packet } from "./packet.ts";
+   * const noop = { send() {}, connect() {}, publish() {}, subscribe() {}, unsubscribe() {} };
+   * const old = new ServerSession(noop);
+   * const packet = { type: "publish", topic: "t", payload: new Uint8Array(), qos: 1, retain: false, dup: false, packetId: 3 } as const;
+   * old.restore({ protocolVersion: 4, sessionExpiryInterval: 0xffffffff, outgoing: [{ packet, awaiting: "puback" }], queued: [], incoming: [] });
+   * const sent: Packet[] = [];
+   * const next = new ServerSession({ ...noop, send: (p) => void sent.push(p), connect: () => void next.accept({ previous: old }, 0) });
+   * next.handle({ type: "connect", protocolVersion: 4, clientId: "c", clean: false, keepAlive: 0 }, 0);
+   * assert.deepEqual(sent[1], { ...packet, dup: true });
+   * ```
+   *
+   * @param snapshot The state to load.
+   * @throws {TypeError} When the session has seen a CONNECT or holds messages, or an
+   *   outgoing entry is not a QoS 1 or 2 PUBLISH with a packet id and a matching phase.
+   * @throws {RangeError} When a packet id is not in 1..65535 or appears twice in a direction.
+   */
+  restore(snapshot: ServerSessionSnapshot): void {
+    const sender = this.#sender;
+    if (
+      this.#state !== "awaiting-connect" || sender.inflight.size !== 0 || sender.queue.length !== 0
+    ) {
+      throw new TypeError(`Cannot restore session: session is ${this.#state} or not empty`);
+    }
+    const seen = new Set<number>();
+    for (const { packet, awaiting } of snapshot.outgoing) {
+      const ok = packet?.type === "publish" &&
+        (packet.qos === 1 ? awaiting === "puback" : packet.qos === 2 && awaiting !== "puback");
+      if (!ok) {
+        throw new TypeError("Cannot restore session: outgoing entry is not a QoS 1 or 2 PUBLISH");
+      }
+      const id = packet.packetId;
+      if (id === undefined || !Number.isInteger(id) || id < 1 || id > 65_535 || seen.has(id)) {
+        throw new RangeError(`Cannot restore session: packet identifier "${id}" is invalid`);
+      }
+      seen.add(id);
+    }
+    const incoming = new Set<number>();
+    for (const id of snapshot.incoming) {
+      if (!Number.isInteger(id) || id < 1 || id > 65_535 || incoming.has(id)) {
+        throw new RangeError(`Cannot restore session: packet identifier "${id}" is invalid`);
+      }
+      incoming.add(id);
+    }
+    this.#version = snapshot.protocolVersion;
+    this.#sessionExpiry = snapshot.sessionExpiryInterval;
+    sender.version = snapshot.protocolVersion;
+    for (const { packet, awaiting } of snapshot.outgoing) {
+      sender.restore({ ...packet }, awaiting === "pubcomp");
+    }
+    for (const { packet, at } of snapshot.queued) sender.enqueue({ ...packet }, at);
+    this.#receiver.restore(incoming);
+    this.#state = "closed";
   }
 
   /** Messages dropped because the queue was full. */

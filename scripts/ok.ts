@@ -68,7 +68,7 @@ function parseNode(out: string): Counts | undefined {
   return { passed, failed, skipped: lastMatch(out, /^# skipped (\d+)$/gm) ?? 0 };
 }
 
-const TEST_DIRS = ["./protocol/", "./socket/", "./client/", "./broker/", "./cli/", "./tests/"]
+const TEST_DIRS = ["./protocol/", "./socket/", "./client/", "./broker/", "./store/", "./cli/", "./tests/"]
   .filter((d) => existsSync(join(ROOT, d)));
 
 const STEPS: Step[] = [
