@@ -1705,6 +1705,8 @@ class MqBroker implements Broker, ConnectionHost {
   }
 
   #retainedChanged(topic: string, message: StoredRetained | null): void {
+    // `$SYS` figures are the running broker's; a restart publishes fresh ones.
+    if (topic.startsWith("$SYS/")) return;
     this.#retainedChanges.set(topic, message);
     this.#scheduleCommit();
   }

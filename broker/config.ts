@@ -169,6 +169,11 @@ export interface BrokerConfig {
   passwordFile?: string;
   /** The `acl_file`, if any (a path relative to the working directory). */
   aclFile?: string;
+  /**
+   * With `persistence true`: the store file (`persistence_location` joined with
+   * `persistence_file`, default `mq.db`) and `persistence_sync`.
+   */
+  persistence?: { file: string; sync: "normal" | "full" };
   /** Whether log lines start with a timestamp (`log_timestamp`). Default true. */
   logTimestamp: boolean;
   /** Unsupported options that were skipped. */
@@ -234,6 +239,10 @@ class Parser {
   passwordFile: string | undefined;
   aclFile: string | undefined;
   logTimestamp = true;
+  persistence = false;
+  persistenceLocation: string | undefined;
+  persistenceFile: string | undefined;
+  persistenceSync: "normal" | "full" = "normal";
   /** `per_listener_settings true`: security options belong to the current listener. */
   perListener = false;
   /** Reading the keys of a YAML listener mapping, where security options are its own. */
@@ -432,6 +441,32 @@ class Parser {
         return;
       case "log_timestamp":
         this.logTimestamp = this.boolean(entry);
+        return;
+      case "persistence":
+        this.persistence = this.boolean(entry);
+        return;
+      case "persistence_location":
+        this.persistenceLocation = this.string(entry);
+        return;
+      case "persistence_file":
+        this.persistenceFile = this.string(entry);
+        return;
+      case "persistence_sync": {
+        const sync = this.string(entry);
+        if (sync !== "normal" && sync !== "full") {
+          throw this.error(
+            entry,
+            ConfigErrorKind.Range,
+            `Cannot apply option "persistence_sync": "${sync}" is not "normal" or "full"`,
+          );
+        }
+        this.persistenceSync = sync;
+        return;
+      }
+      case "autosave_interval":
+      case "autosave_on_changes":
+        // Accepted for compatibility: mq commits every change as it happens.
+        this.integer(entry, 0, 0xffff_ffff);
         return;
       case "log_type":
         this.logType(entry);
@@ -704,6 +739,17 @@ class Parser {
     };
     if (this.passwordFile !== undefined) config.passwordFile = this.passwordFile;
     if (this.aclFile !== undefined) config.aclFile = this.aclFile;
+    if (this.persistence) {
+      const file = this.persistenceFile ?? "mq.db";
+      const location = this.persistenceLocation;
+      config.persistence = {
+        // persistence_location is a directory (mosquitto's ends it with "/").
+        file: location === undefined || file.startsWith("/")
+          ? file
+          : `${location.replace(/\/+$/, "")}/${file}`,
+        sync: this.persistenceSync,
+      };
+    }
     return config;
   }
 }
@@ -740,11 +786,6 @@ const LISTENER_UNSUPPORTED = new Set([
 /** Global mosquitto options mq lacks, skipped with a warning. */
 const UNSUPPORTED = new Set([
   ...LISTENER_UNSUPPORTED,
-  "persistence",
-  "persistence_file",
-  "persistence_location",
-  "autosave_interval",
-  "autosave_on_changes",
   "pid_file",
   "user",
   "connection_messages",
@@ -1085,7 +1126,7 @@ function parseYaml(
  * ```ts
  * import assert from "node:assert/strict";
  * import { parseBrokerConfig } from "./config.ts";
- * const config = parseBrokerConfig("listener 1883\npersistence true\n", "mosquitto.conf");
+ * const config = parseBrokerConfig("listener 1883\npid_file /run/m.pid\n", "mosquitto.conf");
  * assert.equal(config.format, "mosquitto");
  * assert.equal(config.allowAnonymous, false);
  * assert.equal(config.warnings[0]?.line, 2);

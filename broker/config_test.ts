@@ -253,15 +253,15 @@ describe("parseBrokerConfig() YAML", () => {
   });
 
   test("parseBrokerConfig() warns about unsupported options, or refuses them when strict", () => {
-    const config = parseBrokerConfig("persistence: true\nmax_qos: 1\n", "mq.yaml");
+    const config = parseBrokerConfig("pid_file: /run/mq.pid\nmax_qos: 1\n", "mq.yaml");
     assert.equal(config.options.maxQos, 1);
     assert.deepEqual(
       config.warnings.map((w) => ({ file: w.file, line: w.line, key: w.key })),
-      [{ file: "mq.yaml", line: 1, key: "persistence" }],
+      [{ file: "mq.yaml", line: 1, key: "pid_file" }],
     );
-    fails("max_qos: 1\npersistence: true\n", {
+    fails("max_qos: 1\npid_file: /run/mq.pid\n", {
       line: 2,
-      key: "persistence",
+      key: "pid_file",
       kind: ConfigErrorKind.Unsupported,
     }, { strict: true });
   });
@@ -362,6 +362,22 @@ describe("parseBrokerConfig() client certificates", () => {
     ]);
   });
 
+  test("parseBrokerConfig() reads the persistence options", () => {
+    const conf = parseBrokerConfig(
+      "persistence true\npersistence_location /var/lib/mq/\nautosave_interval 1800\n",
+      "m.conf",
+    );
+    assert.deepEqual(conf.persistence, { file: "/var/lib/mq/mq.db", sync: "normal" });
+    assert.deepEqual(conf.warnings, []);
+    const yaml = parseBrokerConfig(
+      "persistence: true\npersistence_file: /data/s.db\npersistence_sync: full\n",
+      "y",
+    );
+    assert.deepEqual(yaml.persistence, { file: "/data/s.db", sync: "full" });
+    assert.equal(parseBrokerConfig("persistence false\n", "m.conf").persistence, undefined);
+    fails("persistence_sync: always\n", { line: 1, key: "persistence_sync", kind: "range" });
+  });
+
   test("parseBrokerConfig() reads WebSocket listeners", () => {
     const conf = parseBrokerConfig(
       "listener 1883\nlistener 9001\nprotocol websockets\nwebsockets_headers_size 4096\n",
@@ -452,15 +468,15 @@ describe("parseBrokerConfig() mosquitto.conf", () => {
 
   test("parseBrokerConfig() warns with file and line about unsupported mosquitto options", () => {
     const config = parseBrokerConfig(
-      "listener 1883\npersistence true\npersistence_location /var/lib/mosquitto/\n" +
+      "listener 1883\npid_file /run/m.pid\nuser mosquitto\n" +
         "http_dir /www\nlog_dest file /var/log/mosquitto.log\nplugin_opt_x 1\n",
       "m.conf",
     );
     assert.deepEqual(
       config.warnings.map((w) => [w.file, w.line, w.key]),
       [
-        ["m.conf", 2, "persistence"],
-        ["m.conf", 3, "persistence_location"],
+        ["m.conf", 2, "pid_file"],
+        ["m.conf", 3, "user"],
         ["m.conf", 4, "http_dir"],
         ["m.conf", 5, "log_dest"],
         ["m.conf", 6, "plugin_opt_x"],

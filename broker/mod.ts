@@ -27,7 +27,7 @@ export * from "./password_file.ts";
 export * from "./password_hash.ts";
 export type * from "./store.ts";
 export { openSqliteStore, StoreError } from "../store/sqlite.ts";
-export type { SqliteStoreOptions } from "../store/sqlite.ts";
+export type { SqliteStore, SqliteStoreOptions } from "../store/sqlite.ts";
 export type * from "./types.ts";
 export type {
   Properties,

@@ -10,6 +10,7 @@
 import { startBroker } from "../broker/broker.ts";
 import { type BrokerConfig, ConfigError, parseBrokerConfig } from "../broker/config.ts";
 import { AclFile, AclFileError, aclFilePlugin } from "../broker/acl_file.ts";
+import { openSqliteStore, type SqliteStore, StoreError } from "../store/sqlite.ts";
 import {
   parsePasswordFile,
   type PasswordFile,
@@ -48,6 +49,8 @@ export interface BrokerCliHost {
   stderr?: CliOutput | ((line: string) => void);
   /** Read a whole file (`-c`, `password_file`, TLS files). Without it, `-c` is refused. */
   readFile?: CliHost["readFile"];
+  /** Rename a file (`--recover` moves a broken store aside). Without it, `--recover` cannot. */
+  rename?: CliHost["rename"];
   /** Environment variables for `${VAR}` in YAML configuration files. Default: none. */
   env?: CliHost["env"];
   /** The socket adapter to listen with. Default: the runtime's TCP adapter. */
@@ -62,7 +65,7 @@ const USAGE = `mq broker ${VERSION}
 
 mq broker is an MQTT v5.0/v3.1.1/v3.1 broker.
 
-Usage: mq broker [-c config_file] [-h] [-p [host:]port] [-v] [--strict]
+Usage: mq broker [-c config_file] [-h] [-p [host:]port] [-v] [--strict] [--recover]
 
  -c : specify the broker config file: YAML (mq.yaml) or a mosquitto.conf.
  -h : display this help.
@@ -71,7 +74,9 @@ Usage: mq broker [-c config_file] [-h] [-p [host:]port] [-v] [--strict]
       May be given several times; adds to (or replaces, for the same port) the
       listeners of the config file.
  -v : verbose mode - enable all logging types.
- --strict : refuse config options mq does not support instead of skipping them.`;
+ --strict : refuse config options mq does not support instead of skipping them.
+ --recover : with persistence, when the store file cannot be read, move it aside
+      (renamed FILE.corrupt-TIME, never deleted) and start with an empty store.`;
 
 /** Exit code for usage errors, `-h` and configuration errors, as mosquitto's. */
 const EXIT_USAGE = 3;
@@ -177,6 +182,48 @@ async function loadConfig(
   return loaded;
 }
 
+/**
+ * Open the persistence store; with `recover`, a store that cannot be read is moved aside
+ * (never deleted) and an empty one takes its place.
+ */
+async function openStore(
+  persistence: { file: string; sync: "normal" | "full" },
+  host: BrokerCliHost,
+  log: (line: string) => void,
+  recover: boolean,
+): Promise<SqliteStore> {
+  const { file, sync } = persistence;
+  const open = async () => {
+    const store = await openSqliteStore(file, { sync });
+    // Read it now, so a corrupt store is found here and not in the broker.
+    try {
+      store.check();
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+    return store;
+  };
+  try {
+    return await open();
+  } catch (error) {
+    if (!(error instanceof StoreError) || /node:sqlite/.test(error.message)) throw error;
+    if (!recover) {
+      throw new Error(
+        `${error.message}. Start with --recover to move it aside and begin with an empty store.`,
+      );
+    }
+    if (host.rename === undefined) throw error;
+    const aside = `${file}.corrupt-${Math.floor(Date.now() / 1000)}`;
+    await host.rename(file, aside);
+    for (const suffix of ["-wal", "-shm"]) {
+      await host.rename(file + suffix, aside + suffix).catch(() => {});
+    }
+    log(`Warning: ${error.message}; moved it to ${aside} and starting with an empty store.`);
+    return await open();
+  }
+}
+
 /** The security settings of the broker or of one listener, with their files read. */
 interface Security {
   allowAnonymous: boolean;
@@ -271,6 +318,7 @@ export async function runBroker(args: readonly string[], host: BrokerCliHost): P
   const portListeners: BrokerListenerOptions[] = [];
   let verbose = false;
   let strict = false;
+  let recover = false;
   let configFile: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -285,6 +333,9 @@ export async function runBroker(args: readonly string[], host: BrokerCliHost): P
         break;
       case "--strict":
         strict = true;
+        break;
+      case "--recover":
+        recover = true;
         break;
       case "-c":
       case "--config-file":
@@ -405,6 +456,9 @@ export async function runBroker(args: readonly string[], host: BrokerCliHost): P
     if (config?.aclFile !== undefined) security.aclFile = config.aclFile;
     const plugins = securityPlugins(security, host, log);
     if (plugins.length > 0) options.plugins = plugins;
+    if (config?.persistence !== undefined) {
+      options.store = await openStore(config.persistence, host, log, recover);
+    }
     if (host.adapter !== undefined) options.adapter = host.adapter;
     const memoryUsage = host.memoryUsage;
     if (memoryUsage !== undefined) options.memoryUsage = () => memoryUsage().heapUsed;

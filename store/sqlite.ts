@@ -112,7 +112,7 @@ interface SessionMeta {
 export async function openSqliteStore(
   path: string,
   options: SqliteStoreOptions = {},
-): Promise<BrokerStore> {
+): Promise<SqliteStore> {
   let DatabaseSync: new (path: string) => Database;
   try {
     const specifier = "node:sqlite";
@@ -152,14 +152,23 @@ export async function openSqliteStore(
       cause: error,
     });
   }
-  return new SqliteStore(db, path);
+  return new SqliteStoreImpl(db, path);
 }
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-class SqliteStore implements BrokerStore {
+/** The SQLite {@linkcode BrokerStore}. */
+export interface SqliteStore extends BrokerStore {
+  /**
+   * Read the store now (a broken file throws {@linkcode StoreError} here) and keep what was
+   * read for the broker's next `load()`.
+   */
+  check(): void;
+}
+
+class SqliteStoreImpl implements SqliteStore {
   readonly location: string;
   readonly #db: Database;
   readonly #putSession: Statement;
@@ -187,7 +196,15 @@ class SqliteStore implements BrokerStore {
     this.#deleteRetained = db.prepare("DELETE FROM retained WHERE topic = ?");
   }
 
+  #loaded: StoredState | undefined;
+
   load(): StoredState {
+    // A state read early (to check the file) is handed out once, not read twice.
+    const loaded = this.#loaded;
+    if (loaded !== undefined) {
+      this.#loaded = undefined;
+      return loaded;
+    }
     const db = this.#db;
     try {
       const byClient = new Map<string, { outgoing: InflightPublish[]; queued: QueuedPublish[] }>();
@@ -243,12 +260,21 @@ class SqliteStore implements BrokerStore {
       }
       return { sessions, retained };
     } catch (error) {
+      if (error instanceof StoreError) throw error;
       throw new StoreError(
         `Cannot read the persistence store ${this.location}: ${message(error)}`,
         this.location,
         { cause: error },
       );
     }
+  }
+
+  /**
+   * Read the store now and keep the result for the next {@linkcode load} (so a broken file
+   * is found before the broker starts).
+   */
+  check(): void {
+    this.#loaded = this.load();
   }
 
   commit(changes: StoreChanges): void {
