@@ -77,6 +77,13 @@ export interface ConnectionHost {
   readonly debug: boolean;
   /** A connected client's packets were handled (its session may have changed). */
   received(connection: Connection): void;
+  /**
+   * Whether a packet for this connection must wait for the store's next commit (then
+   * {@linkcode Connection.releaseOutput} writes it).
+   */
+  holdOutput(connection: Connection): boolean;
+  /** Commit now (and release held output). */
+  commitNow(): void;
   /** Log a line. */
   log(level: "error" | "warning" | "notice" | "information" | "debug", message: string): void;
   /** CONNECT arrived: accept or refuse. */
@@ -201,7 +208,24 @@ export class Connection {
     counters.messagesSent++;
     counters.bytesSent += bytes.length;
     if (this.#host.debug) this.#host.log("debug", `Sending ${describe(packet)} to ${this.label}`);
+    if (this.#gated !== undefined || this.#host.holdOutput(this)) {
+      // Held until the store committed the state this packet reports (a persistent
+      // session's packet ids, PUBREL after PUBREC…); copied, as templates are reused.
+      (this.#gated ??= []).push(bytes.slice());
+      return;
+    }
     if (!this.socket.write(bytes)) this.congested = true;
+  }
+
+  #gated: Uint8Array[] | undefined;
+
+  /** Write what {@linkcode ConnectionHost.holdOutput} held, now that it is committed. */
+  releaseOutput(): void {
+    const gated = this.#gated;
+    if (gated === undefined) return;
+    this.#gated = undefined;
+    if (this.#socketClosed) return;
+    for (const bytes of gated) if (!this.socket.write(bytes)) this.congested = true;
   }
 
   // MQTT 5 Reason Strings and User Properties go only where the client allows them: on
@@ -301,6 +325,8 @@ export class Connection {
    */
   end(error?: Error): void {
     if (this.ended) return;
+    // Held output goes out first, once committed.
+    if (this.#gated !== undefined) this.#host.commitNow();
     this.ended = true;
     this.session.connectionLost();
     this.socket.close();

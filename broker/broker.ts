@@ -590,6 +590,19 @@ class MqBroker implements Broker, ConnectionHost {
     if (this.#store !== undefined) this.#touch(connection.record!);
   }
 
+  holdOutput(connection: Connection): boolean {
+    if (this.#store === undefined || this.#storeClosed) return false;
+    const record = connection.record;
+    if (record === undefined || record.session.sessionExpiryInterval === 0) return false;
+    this.#held.add(connection);
+    this.#scheduleCommit();
+    return true;
+  }
+
+  commitNow(): void {
+    this.#commit();
+  }
+
   // --- CONNECT ---
 
   onConnect(connection: Connection, packet: ConnectPacket): void {
@@ -1698,6 +1711,7 @@ class MqBroker implements Broker, ConnectionHost {
   readonly #acks: (Connection | number)[] = [];
   #commitQueued = false;
   #storeClosed = false;
+  readonly #held = new Set<Connection>();
 
   #touch(record: ClientRecord): void {
     this.#dirty.add(record);
@@ -1721,7 +1735,11 @@ class MqBroker implements Broker, ConnectionHost {
   readonly #commit = (): void => {
     this.#commitQueued = false;
     const store = this.#store;
-    if (store === undefined || this.#storeClosed) return;
+    if (store === undefined || this.#storeClosed) {
+      for (const connection of this.#held) connection.releaseOutput();
+      this.#held.clear();
+      return;
+    }
     const changes: StoreChanges = { sessions: new Map(), retained: this.#retainedChanges };
     for (const record of this.#dirty) {
       const id = record.clientId;
@@ -1757,6 +1775,11 @@ class MqBroker implements Broker, ConnectionHost {
         continue;
       }
       connection.session.acknowledge(acks[i + 1] as number, acks[i + 2] as number);
+    }
+    if (this.#held.size > 0) {
+      const held = [...this.#held];
+      this.#held.clear();
+      for (const connection of held) connection.releaseOutput();
     }
   };
 
