@@ -5,6 +5,7 @@
  * @module
  */
 import { VERSION } from "../version.ts";
+import { runBench } from "./bench.ts";
 import { runBroker } from "./broker.ts";
 import { type ClientRunners, runClientCommand } from "./client_command.ts";
 import type { CliHost } from "./host.ts";
@@ -22,6 +23,7 @@ Commands:
   sub        subscribe and print messages (mosquitto_sub's options)
   rr         request/response (mosquitto_rr's options)
   passwd     manage password files (mosquitto_passwd's options)
+  bench      load generator: pub, sub and conn scenarios (emqtt-bench's style)
   version    print the version
 
 Options:
@@ -85,6 +87,8 @@ export async function main(
       return await runClientCommand(command, rest, host, options.clients);
     case "passwd":
       return await runPasswd(rest, host);
+    case "bench":
+      return await runBench(rest, host);
   }
   host.stderr.writeText(`mq: unknown command "${command}"\n`);
   host.stderr.writeText(`Run "mq --help" for usage.\n`);
