@@ -84,6 +84,10 @@ export interface ConnectionHost {
   holdOutput(connection: Connection): boolean;
   /** Commit now (and release held output). */
   commitNow(): void;
+  /** A packet is being sent to the client (the store follows its session's messages). */
+  sent(connection: Connection, packet: Packet): void;
+  /** An outgoing QoS 1 or 2 flow ended (PUBACK, PUBCOMP, or a failed PUBREC). */
+  delivered(connection: Connection, packet: PublishPacket): void;
   /** Log a line. */
   log(level: "error" | "warning" | "notice" | "information" | "debug", message: string): void;
   /** CONNECT arrived: accept or refuse. */
@@ -165,6 +169,15 @@ export class Connection {
   // ServerSessionOutput
 
   /**
+   * An outgoing flow ended (ServerSessionOutput).
+   *
+   * @param packet The message.
+   */
+  delivered(packet: PublishPacket): void {
+    this.#host.delivered(this, packet);
+  }
+
+  /**
    * Write a packet (ServerSessionOutput).
    *
    * @param packet The packet.
@@ -208,6 +221,7 @@ export class Connection {
     counters.messagesSent++;
     counters.bytesSent += bytes.length;
     if (this.#host.debug) this.#host.log("debug", `Sending ${describe(packet)} to ${this.label}`);
+    this.#host.sent(this, packet);
     if (this.#gated !== undefined || this.#host.holdOutput(this)) {
       // Held until the store committed the state this packet reports (a persistent
       // session's packet ids, PUBREL after PUBREC…); copied, as templates are reused.

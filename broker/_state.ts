@@ -13,6 +13,7 @@ import type {
   Will,
 } from "../protocol/mod.ts";
 import type { AuthorizeRequest, BrokerMessageHandler } from "./types.ts";
+import type { StoredMessageChange } from "./store.ts";
 import type { Connection } from "./_connection.ts";
 
 /** A client's session, online or not. */
@@ -51,6 +52,34 @@ export interface ClientRecord {
   markIds: number[];
   /** How many of its subscriptions are shared ones (for `$SYS`). */
   shared: number;
+  /** With a store: what changed in its stored messages since the last commit. */
+  journal?: Journal;
+}
+
+/**
+ * A persistent session's stored messages, mirrored: each has a sequence number; the queue
+ * and in-flight window are followed as the session sends, so a commit writes only what
+ * changed.
+ */
+export interface Journal {
+  /** Rewrite everything at the next commit (first store, or the session object changed). */
+  full: boolean;
+  /** The session object the mirror follows. */
+  session: ServerSession;
+  /** Subscriptions, will, expiry or incoming QoS 2 state changed. */
+  metaDirty: boolean;
+  /** The next sequence number. */
+  nextSeq: number;
+  /** The queued messages' sequence numbers and QoS, in order (from `head`). */
+  queue: { seq: number; qos: QoS }[];
+  /** Index of the first queued message in `queue`. */
+  head: number;
+  /** In-flight messages: packet id to sequence number. */
+  outgoing: Map<number, number>;
+  /** The session's expired-message count already accounted for. */
+  expiredSeen: number;
+  /** Changes since the last commit, in order. */
+  ops: StoredMessageChange[];
 }
 
 /** A CONNECT waiting for the authentication hook's decision. */

@@ -11,6 +11,7 @@ import {
   isValidTopicFilter,
   MAX_PACKET_SIZE,
   MqttError,
+  type Packet,
   packetSize,
   parseSharedSubscription,
   type Properties,
@@ -31,6 +32,7 @@ import { loadTcpAdapter } from "../socket/runtime.ts";
 import { ACK_DEFERRED, ServerSession } from "../protocol/server_session.ts";
 import type {
   BrokerStore,
+  SessionChange,
   StoreChanges,
   StoredRetained,
   StoredSession,
@@ -51,6 +53,7 @@ import {
   type ClientRecord,
   type ClientSubscription,
   type Counters,
+  type Journal,
   type LocalSubscription,
   newCounters,
   type RetainedMessage,
@@ -590,6 +593,70 @@ class MqBroker implements Broker, ConnectionHost {
     if (this.#store !== undefined) this.#touch(connection.record!);
   }
 
+  sent(connection: Connection, packet: Packet): void {
+    const record = connection.record;
+    const j = record?.journal;
+    if (j === undefined || j.full || j.session !== record!.session) return;
+    switch (packet.type) {
+      case "publish": {
+        this.#syncExpired(record!, j);
+        const fromQueue = j.head < j.queue.length && j.queue[j.head]!.qos === packet.qos;
+        if (packet.qos === 0) {
+          if (fromQueue) j.ops.push({ op: "delete", seq: j.queue[j.head++]!.seq });
+          break;
+        }
+        if (packet.dup) break;
+        const id = packet.packetId!;
+        const state = packet.qos === 1 ? "puback" : "pubrec";
+        if (fromQueue) {
+          const seq = j.queue[j.head++]!.seq;
+          j.outgoing.set(id, seq);
+          j.ops.push({ op: "state", seq, state, packetId: id });
+        } else {
+          const seq = j.nextSeq++;
+          j.outgoing.set(id, seq);
+          j.ops.push({ op: "put", seq, state, at: 0, packet });
+        }
+        if (j.head > 1024 && j.head * 2 > j.queue.length) {
+          j.queue = j.queue.slice(j.head);
+          j.head = 0;
+        }
+        break;
+      }
+      case "pubrel": {
+        const seq = j.outgoing.get(packet.packetId);
+        if (seq !== undefined) {
+          j.ops.push({ op: "state", seq, state: "pubcomp", packetId: packet.packetId });
+        }
+        break;
+      }
+      case "pubrec":
+      case "pubcomp":
+        // The incoming QoS 2 state (in the session's other state) changed.
+        j.metaDirty = true;
+        break;
+    }
+  }
+
+  delivered(connection: Connection, packet: PublishPacket): void {
+    const record = connection.record;
+    const j = record?.journal;
+    if (j === undefined || j.full || j.session !== record!.session) return;
+    const seq = j.outgoing.get(packet.packetId!);
+    if (seq === undefined) return;
+    j.outgoing.delete(packet.packetId!);
+    j.ops.push({ op: "delete", seq });
+  }
+
+  // Messages the session dropped from the head of its queue because they expired.
+  #syncExpired(record: ClientRecord, j: Journal): void {
+    const expired = record.session.expiredCount;
+    while (j.expiredSeen < expired && j.head < j.queue.length) {
+      j.ops.push({ op: "delete", seq: j.queue[j.head++]!.seq });
+      j.expiredSeen++;
+    }
+  }
+
   holdOutput(connection: Connection): boolean {
     if (this.#store === undefined || this.#storeClosed) return false;
     const record = connection.record;
@@ -949,7 +1016,7 @@ class MqBroker implements Broker, ConnectionHost {
       record.maxQos = this.#listenerOf(connection)?.maxQos ?? o.maxQos;
     }
     connection.record = record;
-    if (this.#store !== undefined) this.#touch(record);
+    if (this.#store !== undefined) this.#touchMeta(record);
     this.#connected++;
     this.counters.connections++;
     if (this.#connected > this.counters.clientsMaximum) {
@@ -1012,7 +1079,7 @@ class MqBroker implements Broker, ConnectionHost {
     const now = Date.now();
     record.connection = undefined;
     this.#connected--;
-    if (this.#store !== undefined) this.#touch(record);
+    if (this.#store !== undefined) this.#touchMeta(record);
     const session = connection.session;
     const code = session.disconnectReasonCode;
     if (code !== undefined) this.log("notice", `Client ${record.clientId} disconnected.`);
@@ -1101,7 +1168,7 @@ class MqBroker implements Broker, ConnectionHost {
       this.#delayedWills.delete(record);
       const will = record.will;
       record.will = undefined;
-      if (this.#store !== undefined) this.#touch(record);
+      if (this.#store !== undefined) this.#touchMeta(record);
       if (will !== undefined) this.#publishWill(record, will, now);
     }
     for (const record of this.#expiring) {
@@ -1192,6 +1259,7 @@ class MqBroker implements Broker, ConnectionHost {
       }
     }
     connection.session.suback(packet, codes);
+    if (this.#store !== undefined) this.#touchMeta(record);
     for (const [filter, value] of retained) this.#sendRetained(filter, value, now);
     if (this.#hasListeners("subscribe")) {
       this.#emit("subscribe", {
@@ -1221,6 +1289,7 @@ class MqBroker implements Broker, ConnectionHost {
       return 0;
     });
     connection.session.unsuback(packet, codes);
+    if (this.#store !== undefined) this.#touchMeta(record);
     if (this.#hasListeners("unsubscribe")) {
       this.#emit("unsubscribe", {
         clientId: record.clientId,
@@ -1679,11 +1748,20 @@ class MqBroker implements Broker, ConnectionHost {
         return;
       }
     }
-    if (session.deliver(packet, now) === "dropped") {
+    const result = session.deliver(packet, now);
+    if (result === "dropped") {
       counters.publishDropped++;
       record.dropped++;
     }
-    if (this.#store !== undefined) this.#touch(record);
+    if (this.#store !== undefined) {
+      const j = record.journal;
+      if (result === "queued" && j !== undefined && !j.full && j.session === session) {
+        const seq = j.nextSeq++;
+        j.queue.push({ seq, qos: packet.qos });
+        j.ops.push({ op: "put", seq, state: "queued", at: now, packet });
+      }
+      this.#touch(record);
+    }
   }
 
   #detachedFrom: PublishPacket | undefined;
@@ -1718,6 +1796,12 @@ class MqBroker implements Broker, ConnectionHost {
     this.#scheduleCommit();
   }
 
+  // Its subscriptions, will, expiry or connection changed.
+  #touchMeta(record: ClientRecord): void {
+    if (record.journal !== undefined) record.journal.metaDirty = true;
+    this.#touch(record);
+  }
+
   #retainedChanged(topic: string, message: StoredRetained | null): void {
     // `$SYS` figures are the running broker's; a restart publishes fresh ones.
     if (topic.startsWith("$SYS/")) return;
@@ -1745,13 +1829,14 @@ class MqBroker implements Broker, ConnectionHost {
       const id = record.clientId;
       const live = this.#clients.get(id) === record;
       if (live && record.session.sessionExpiryInterval !== 0) {
-        changes.sessions.set(id, this.#storedSession(record));
+        const change = this.#sessionChange(record);
+        if (change !== undefined) changes.sessions.set(id, change);
         this.#storedIds.add(id);
-      } else if (this.#clients.get(id) === undefined && this.#storedIds.delete(id)) {
+      } else if (this.#storedIds.has(id) && (this.#clients.get(id) === undefined || live)) {
+        // Ended, or now a clean session: nothing of it survives a restart.
+        this.#storedIds.delete(id);
         changes.sessions.set(id, null);
-      } else if (live && this.#storedIds.delete(id)) {
-        // Now a clean session: nothing of it survives a restart.
-        changes.sessions.set(id, null);
+        delete record.journal;
       }
     }
     this.#dirty.clear();
@@ -1783,7 +1868,46 @@ class MqBroker implements Broker, ConnectionHost {
     }
   };
 
-  #storedSession(record: ClientRecord): StoredSession {
+  // What to write for a persistent session: everything the first time (or after its
+  // session object changed), else its message changes and, when changed, its other state.
+  #sessionChange(record: ClientRecord): SessionChange | undefined {
+    const session = record.session;
+    let j = record.journal;
+    if (
+      j === undefined || j.full || j.session !== session || !this.#storedIds.has(record.clientId)
+    ) {
+      const stored = this.#storedSession(record);
+      j = {
+        full: false,
+        session,
+        metaDirty: false,
+        nextSeq: 0,
+        queue: [],
+        head: 0,
+        outgoing: new Map(),
+        expiredSeen: session.expiredCount,
+        ops: [],
+      };
+      for (const { packet } of stored.session.outgoing) {
+        j.outgoing.set(packet.packetId!, j.nextSeq++);
+      }
+      for (const { packet } of stored.session.queued) {
+        j.queue.push({ seq: j.nextSeq++, qos: packet.qos });
+      }
+      record.journal = j;
+      return { replace: stored, messages: [] };
+    }
+    this.#syncExpired(record, j);
+    const change: SessionChange = { messages: j.ops };
+    j.ops = [];
+    if (j.metaDirty) {
+      j.metaDirty = false;
+      change.meta = this.#storedSession(record, false);
+    }
+    return change.meta === undefined && change.messages.length === 0 ? undefined : change;
+  }
+
+  #storedSession(record: ClientRecord, messages = true): StoredSession {
     const subscriptions: StoredSubscription[] = [];
     for (const [filter, sub] of this.#subscriptions.subscriptionsOf(record.clientId)) {
       subscriptions.push({
@@ -1794,9 +1918,16 @@ class MqBroker implements Broker, ConnectionHost {
         identifier: sub.identifier,
       });
     }
+    const session = record.session;
     const stored: StoredSession = {
       clientId: record.clientId,
-      session: record.session.snapshot(),
+      session: messages ? session.snapshot() : {
+        protocolVersion: record.version,
+        sessionExpiryInterval: session.sessionExpiryInterval,
+        outgoing: [],
+        queued: [],
+        incoming: session.incomingAwaitingRelease(),
+      },
       subscriptions,
       expiresAt: record.connection !== undefined || record.expiresAt === Infinity
         ? null

@@ -65,10 +65,43 @@ export interface StoredState {
   retained: StoredRetained[];
 }
 
+/** Where a stored message is in its flow. */
+export type StoredMessageState = "queued" | "puback" | "pubrec" | "pubcomp";
+
+/**
+ * One change to a stored session's messages. Each message has a sequence number, unique
+ * within its session, that orders the session's messages.
+ */
+export type StoredMessageChange =
+  | {
+    op: "put";
+    seq: number;
+    state: StoredMessageState;
+    /** When it was queued, ms (for queued messages). */
+    at: number;
+    /** The message; for in-flight states with its packet id. */
+    packet: PublishPacket;
+  }
+  | { op: "state"; seq: number; state: StoredMessageState; packetId: number }
+  | { op: "delete"; seq: number };
+
+/** How one session changed since the last commit. */
+export interface SessionChange {
+  /**
+   * Replace everything stored for the session: its messages get sequence numbers 0, 1, …
+   * in order, in-flight ones first, then queued ones.
+   */
+  replace?: StoredSession;
+  /** Otherwise: its other state when that changed (its `session` messages are ignored). */
+  meta?: StoredSession;
+  /** And the changes to its messages, in order. */
+  messages: StoredMessageChange[];
+}
+
 /** What changed since the last commit. `null` deletes. */
 export interface StoreChanges {
   /** Sessions by client id. */
-  sessions: Map<string, StoredSession | null>;
+  sessions: Map<string, SessionChange | null>;
   /** Retained messages by topic. */
   retained: Map<string, StoredRetained | null>;
 }

@@ -379,6 +379,16 @@ export class ServerSession {
     this.#state = "closed";
   }
 
+  /**
+   * Packet ids of incoming QoS 2 messages acknowledged with PUBREC and waiting for PUBREL
+   * (what {@linkcode ServerSession.snapshot} reports as `incoming`).
+   *
+   * @returns The ids.
+   */
+  incomingAwaitingRelease(): number[] {
+    return this.#receiver.awaitingRelease();
+  }
+
   /** Messages dropped because the queue was full. */
   get droppedCount(): number {
     return this.#dropped;

@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS session_messages (
   client_id TEXT NOT NULL,
   seq INTEGER NOT NULL,
   state TEXT NOT NULL,
+  packet_id INTEGER NOT NULL,
   at INTEGER NOT NULL,
   packet BLOB NOT NULL,
   PRIMARY KEY (client_id, seq)
@@ -175,6 +176,8 @@ class SqliteStoreImpl implements SqliteStore {
   readonly #deleteSession: Statement;
   readonly #deleteMessages: Statement;
   readonly #putMessage: Statement;
+  readonly #stateMessage: Statement;
+  readonly #deleteMessage: Statement;
   readonly #putRetained: Statement;
   readonly #deleteRetained: Statement;
   readonly #encoded = new WeakMap<PublishPacket, Uint8Array>();
@@ -188,7 +191,14 @@ class SqliteStoreImpl implements SqliteStore {
     this.#deleteSession = db.prepare("DELETE FROM sessions WHERE client_id = ?");
     this.#deleteMessages = db.prepare("DELETE FROM session_messages WHERE client_id = ?");
     this.#putMessage = db.prepare(
-      "INSERT INTO session_messages (client_id, seq, state, at, packet) VALUES (?, ?, ?, ?, ?)",
+      "INSERT OR REPLACE INTO session_messages (client_id, seq, state, packet_id, at, packet) " +
+        "VALUES (?, ?, ?, ?, ?, ?)",
+    );
+    this.#stateMessage = db.prepare(
+      "UPDATE session_messages SET state = ?, packet_id = ? WHERE client_id = ? AND seq = ?",
+    );
+    this.#deleteMessage = db.prepare(
+      "DELETE FROM session_messages WHERE client_id = ? AND seq = ?",
     );
     this.#putRetained = db.prepare(
       "INSERT OR REPLACE INTO retained (topic, stored_at, packet) VALUES (?, ?, ?)",
@@ -209,7 +219,8 @@ class SqliteStoreImpl implements SqliteStore {
     try {
       const byClient = new Map<string, { outgoing: InflightPublish[]; queued: QueuedPublish[] }>();
       const rows = db.prepare(
-        "SELECT client_id, state, at, packet FROM session_messages ORDER BY client_id, seq",
+        "SELECT client_id, state, packet_id, at, packet FROM session_messages " +
+          "ORDER BY client_id, seq",
       ).all();
       for (const row of rows) {
         const clientId = String(row.client_id);
@@ -282,44 +293,47 @@ class SqliteStoreImpl implements SqliteStore {
     const db = this.#db;
     db.exec("BEGIN");
     try {
-      for (const [clientId, stored] of changes.sessions) {
-        this.#deleteMessages.run(clientId);
-        if (stored === null) {
+      for (const [clientId, change] of changes.sessions) {
+        if (change === null) {
+          this.#deleteMessages.run(clientId);
           this.#deleteSession.run(clientId);
           continue;
         }
-        const s = stored.session;
-        const meta: SessionMeta = {
-          v: s.protocolVersion,
-          expiry: s.sessionExpiryInterval,
-          incoming: s.incoming,
-          subs: stored.subscriptions,
-          expiresAt: stored.expiresAt,
-          mount: stored.mount,
-        };
-        if (stored.username !== undefined) meta.username = stored.username;
-        let will: Uint8Array | null = null;
-        if (stored.will !== undefined) {
-          meta.willAt = stored.will.at;
-          const w = stored.will.will;
-          const packet: PublishPacket = {
-            type: "publish",
-            topic: w.topic,
-            payload: w.payload,
-            qos: w.qos,
-            retain: w.retain,
-            dup: false,
-          };
-          if (w.properties !== undefined) packet.properties = w.properties;
-          will = encodePacket(packet, 5);
+        const stored = change.replace ?? change.meta;
+        if (stored !== undefined) this.#putMeta(stored);
+        if (change.replace !== undefined) {
+          this.#deleteMessages.run(clientId);
+          const s = change.replace.session;
+          let seq = 0;
+          for (const { packet, awaiting } of s.outgoing) {
+            this.#putMessage.run(
+              clientId,
+              seq++,
+              awaiting,
+              packet.packetId!,
+              0,
+              this.#encode(packet),
+            );
+          }
+          for (const { packet, at } of s.queued) {
+            this.#putMessage.run(clientId, seq++, "queued", 0, at, this.#encode(packet));
+          }
         }
-        this.#putSession.run(clientId, JSON.stringify(meta), will);
-        let seq = 0;
-        for (const { packet, awaiting } of s.outgoing) {
-          this.#putMessage.run(clientId, seq++, awaiting, 0, this.#encode(packet));
-        }
-        for (const { packet, at } of s.queued) {
-          this.#putMessage.run(clientId, seq++, "queued", at, this.#encode(packet));
+        for (const m of change.messages) {
+          if (m.op === "put") {
+            this.#putMessage.run(
+              clientId,
+              m.seq,
+              m.state,
+              m.packet.packetId ?? 0,
+              m.at,
+              this.#encode(m.packet),
+            );
+          } else if (m.op === "state") {
+            this.#stateMessage.run(m.state, m.packetId, clientId, m.seq);
+          } else {
+            this.#deleteMessage.run(clientId, m.seq);
+          }
         }
       }
       for (const [topic, stored] of changes.retained) {
@@ -331,6 +345,35 @@ class SqliteStoreImpl implements SqliteStore {
       db.exec("ROLLBACK");
       throw error;
     }
+  }
+
+  #putMeta(stored: StoredSession): void {
+    const s = stored.session;
+    const meta: SessionMeta = {
+      v: s.protocolVersion,
+      expiry: s.sessionExpiryInterval,
+      incoming: s.incoming,
+      subs: stored.subscriptions,
+      expiresAt: stored.expiresAt,
+      mount: stored.mount,
+    };
+    if (stored.username !== undefined) meta.username = stored.username;
+    let will: Uint8Array | null = null;
+    if (stored.will !== undefined) {
+      meta.willAt = stored.will.at;
+      const w = stored.will.will;
+      const packet: PublishPacket = {
+        type: "publish",
+        topic: w.topic,
+        payload: w.payload,
+        qos: w.qos,
+        retain: w.retain,
+        dup: false,
+      };
+      if (w.properties !== undefined) packet.properties = w.properties;
+      will = encodePacket(packet, 5);
+    }
+    this.#putSession.run(stored.clientId, JSON.stringify(meta), will);
   }
 
   // Encode once per packet object: a queued message is rewritten on every commit of its

@@ -168,6 +168,38 @@ describe("broker persistence (SQLite store)", () => {
     assert.equal(connack.sessionPresent, true);
   });
 
+  test(
+    "startBroker() forgets delivered and expired queued messages across restarts (QoS 0 queued too)",
+    { ...T, skip },
+    async (t) => {
+      const file = tempFile(t);
+      const options = { queueQos0Messages: true };
+      let broker = await brokerOn(t, file, options);
+      const connect = { clean: false, properties: { sessionExpiryInterval: 600 } };
+      const sub = RawClient.memory(t, broker, 5);
+      await sub.connect("forget", connect);
+      await sub.subscribe([{ filter: "f/#", qos: 1 }]);
+      sub.disconnect();
+      await sub.whenClosed();
+      broker.publish("f/expires", "soon", { qos: 1, properties: { messageExpiryInterval: 1 } });
+      broker.publish("f/zero", "qos0", { qos: 0 });
+      broker.publish("f/one", "qos1", { qos: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const first = RawClient.memory(t, broker, 5);
+      await first.connect("forget", connect);
+      const got = [await first.next("publish"), await first.next("publish")];
+      assert.deepEqual(got.map((p) => p.topic), ["f/zero", "f/one"]);
+      first.send({ type: "puback", packetId: got[1]!.packetId!, reasonCode: 0 });
+      first.disconnect();
+      await first.whenClosed();
+      await broker.close();
+      broker = await brokerOn(t, file, options);
+      const again = RawClient.memory(t, broker, 5);
+      assert.equal((await again.connect("forget", connect)).sessionPresent, true);
+      assert.deepEqual(await again.drain(50), []);
+    },
+  );
+
   test("startBroker() stores nothing of clean sessions", { ...T, skip }, async (t) => {
     const file = tempFile(t);
     let broker = await brokerOn(t, file);
