@@ -133,6 +133,8 @@ export class Connection {
   congested = false;
   /** QoS 0 messages written since the socket became congested. */
   congestedCount = 0;
+  /** Payload bytes of QoS 0 messages written since the socket became congested. */
+  congestedBytes = 0;
   /** The connection has ended (the broker's side is done with it). */
   ended = false;
   /** The CONNECT while the authentication hook decides. */
@@ -439,6 +441,7 @@ export class Connection {
   #onDrain = (): void => {
     this.congested = false;
     this.congestedCount = 0;
+    this.congestedBytes = 0;
   };
 
   #onClose = (error?: Error): void => {

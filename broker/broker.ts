@@ -1742,7 +1742,12 @@ class MqBroker implements Broker, ConnectionHost {
       // A socket above its high-water mark takes at most max_queued_messages QoS 0 messages
       // until it drains; the rest are dropped and counted (ARCHITECTURE.md rule 8).
       const limit = this.#options.maxQueuedMessages;
-      if (limit !== 0 && ++connection.congestedCount > limit) {
+      const bytes = this.#options.maxQueuedBytes;
+      connection.congestedBytes += packet.payload.byteLength;
+      if (
+        (limit !== 0 && ++connection.congestedCount > limit) ||
+        (bytes !== 0 && connection.congestedBytes > bytes)
+      ) {
         counters.publishDropped++;
         record.dropped++;
         return;

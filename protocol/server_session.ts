@@ -798,7 +798,11 @@ export class ServerSession {
       ? 0
       : 0xffff_ffff;
     this.#sender.version = this.#version;
-    this.#sender.window = v5 ? packet.properties?.receiveMaximum ?? 65_535 : this.#maxInflight;
+    // MQTT 5: the client's Receive Maximum, within the broker's own in-flight limit
+    // (mosquitto's max_inflight_messages applies to every client).
+    this.#sender.window = v5
+      ? Math.min(packet.properties?.receiveMaximum ?? 65_535, this.#maxInflight)
+      : this.#maxInflight;
     this.#receiver.version = this.#version;
     this.#state = "authenticating";
     this.#output.connect(packet);

@@ -133,8 +133,8 @@ describe("hostile clients: subscribers that never read", () => {
       const wires: Wire[] = [];
       for (let i = 0; i < stalled; i++) {
         const version: ProtocolVersion = i % 2 === 0 ? 5 : 4;
-        // MQTT 5 subscribers announce a Receive Maximum: the default (65,535) is not capped
-        // by maxInflightMessages (see the todo test below).
+        // MQTT 5 subscribers announce a Receive Maximum too (the broker caps it at
+        // maxInflightMessages anyway, see below).
         const wire = await connect(broker, `stalled-${i}`, version, maxInflightMessages);
         t.after(() => wire.destroy());
         await subscribe(wire, version, [["flood/#", 1]]);
@@ -245,15 +245,12 @@ describe("hostile clients: subscribers that never read", () => {
     },
   );
 
-  // Broker gap: the QoS 0 allowance of a congested socket (broker.ts #deliver) is counted
-  // against maxQueuedMessages only, so with maxQueuedMessages 0 every QoS 0 message is
-  // written to a socket that is not read, whatever maxQueuedBytes says.
+  // The QoS 0 allowance of a congested socket (broker.ts #deliver) is bounded by
+  // maxQueuedBytes too, not only by maxQueuedMessages (found by this suite).
   test(
     "startBroker() keeps QoS 0 to a stalled subscriber within maxQueuedBytes when maxQueuedMessages is 0",
     {
       timeout: 60_000,
-      todo:
-        "broker: QoS 0 to a congested socket ignores maxQueuedBytes (unbounded with maxQueuedMessages 0)",
     },
     async (t) => {
       const maxQueuedBytes = 64 * 1024;
@@ -284,16 +281,13 @@ describe("hostile clients: subscribers that never read", () => {
     },
   );
 
-  // Broker gap: an MQTT 5 client's in-flight window is its Receive Maximum (65,535 unless it
-  // says otherwise), not capped by maxInflightMessages, and in-flight messages are written
-  // whether or not the socket is congested: a v5 subscriber that stops reading gets every
-  // QoS 1 message buffered, past maxQueuedMessages and maxQueuedBytes.
+  // An MQTT 5 client's in-flight window is its Receive Maximum capped at
+  // maxInflightMessages, so a v5 subscriber that stops reading cannot get every QoS 1
+  // message buffered past maxQueuedMessages and maxQueuedBytes (found by this suite).
   test(
     "startBroker() caps the in-flight window of an MQTT 5 subscriber that never reads",
     {
       timeout: 60_000,
-      todo:
-        "broker: a v5 client's in-flight window (Receive Maximum, 65,535 by default) is not capped by maxInflightMessages",
     },
     async (t) => {
       const maxInflightMessages = 10;
