@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import type { TestContext } from "node:test";
 import type { Broker } from "../../broker/mod.ts";
 import { brokerFor } from "../broker/_client.ts";
+import { AclFile, aclFilePlugin } from "../../broker/acl_file.ts";
 import { makePki, type Pki, pkiSkip } from "../_pki.ts";
 import { hasCommand, missing, start } from "./_peer.ts";
 
@@ -26,7 +27,10 @@ function subscribed(broker: Broker): Promise<void> {
   });
 }
 
-/** A broker whose TLS listener requires certificates and lets CN `<x>` use topics `<x>/#`. */
+/**
+ * A broker whose TLS listener requires certificates, takes the CN as user name, and whose
+ * ACL file (mosquitto's syntax) lets user `<x>` use topics `<x>/#`.
+ */
 async function certBroker(t: TestContext, pki: Pki): Promise<Broker> {
   return await brokerFor(t, {
     listeners: [{
@@ -35,7 +39,7 @@ async function certBroker(t: TestContext, pki: Pki): Promise<Broker> {
       tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.ca, requireCertificate: true },
       useIdentityAsUsername: true,
     }],
-    authorize: (r) => r.username !== undefined && r.topic.startsWith(`${r.username}/`),
+    plugins: [aclFilePlugin({ acl: AclFile.parse("pattern readwrite %u/#\n") })],
   });
 }
 
@@ -104,32 +108,71 @@ describe(
     });
 
     test(
-      "the certificate's CN decides what mosquitto_sub may subscribe to (-V 5)",
+      "the certificate's CN is the user name the ACL file sees: another device reads nothing",
       T,
       async (t) => {
         const pki = makePki(t);
         const broker = await certBroker(t, pki);
-        const other = pki.client("other", "/CN=other");
-        const sub = await start(t, "mosquitto_sub", [
+        const port = String(broker.addresses[0]!.port);
+        const tls = (name: string) => {
+          const issued = pki.client(name, `/CN=${name}`);
+          return ["--cafile", pki.caFile, "--cert", issued.certFile, "--key", issued.keyFile];
+        };
+        const ready = subscribed(broker);
+        // "other" may subscribe (mosquitto 2.0's ACL never refuses SUBSCRIBE) but reads
+        // nothing of sensor/#: it times out (exit 27).
+        const other = start(t, "mosquitto_sub", [
           "-h",
           "localhost",
           "-p",
-          String(broker.addresses[0]!.port),
-          "--cafile",
-          pki.caFile,
-          "--cert",
-          other.certFile,
-          "--key",
-          other.keyFile,
+          port,
+          ...tls("other"),
           "-V",
           "5",
           "-t",
           "sensor/#",
+          "-C",
+          "1",
           "-W",
+          "3",
+        ]);
+        await ready;
+        const pub = await start(t, "mosquitto_pub", [
+          "-h",
+          "localhost",
+          "-p",
+          port,
+          ...tls("sensor"),
+          "-V",
           "5",
+          "-q",
+          "1",
+          "-t",
+          "sensor/temp",
+          "-m",
+          "secret",
         ]).done;
-        // mosquitto_sub 2.0 reports a SUBACK refusing every filter (0x87 here) and exits 0.
-        assert.equal(sub.stderr.trim(), "All subscription requests were denied.");
+        assert.equal(pub.code, 0, pub.stderr);
+        const result = await other.done;
+        assert.equal(result.code, 27, result.stderr);
+        assert.equal(result.stdout, "");
+        // Nor may "other" write under sensor/: PUBACK 0x87, which mosquitto_pub reports.
+        const denied = await start(t, "mosquitto_pub", [
+          "-h",
+          "localhost",
+          "-p",
+          port,
+          ...tls("other2"),
+          "-V",
+          "5",
+          "-q",
+          "1",
+          "-t",
+          "sensor/temp",
+          "-m",
+          "forged",
+        ]).done;
+        assert.match(denied.stderr, /not authori[sz]ed/i);
       },
     );
   },
