@@ -29,6 +29,8 @@ export class StoreError extends Error {
   readonly file: string;
 
   /**
+   * Create the error.
+   *
    * @param message What failed.
    * @param file The store's file.
    * @param options The cause.
