@@ -75,6 +75,8 @@ export interface ConnectionHost {
   readonly counters: Counters;
   /** Whether debug logging is on. */
   readonly debug: boolean;
+  /** Whether a store is in use (then `sent` and `holdOutput` are called for each packet). */
+  readonly persisting: boolean;
   /** A connected client's packets were handled (its session may have changed). */
   received(connection: Connection): void;
   /**
@@ -223,12 +225,14 @@ export class Connection {
     counters.messagesSent++;
     counters.bytesSent += bytes.length;
     if (this.#host.debug) this.#host.log("debug", `Sending ${describe(packet)} to ${this.label}`);
-    this.#host.sent(this, packet);
-    if (this.#gated !== undefined || this.#host.holdOutput(this)) {
-      // Held until the store committed the state this packet reports (a persistent
-      // session's packet ids, PUBREL after PUBREC…); copied, as templates are reused.
-      (this.#gated ??= []).push(bytes.slice());
-      return;
+    if (this.#host.persisting) {
+      this.#host.sent(this, packet);
+      if (this.#gated !== undefined || this.#host.holdOutput(this)) {
+        // Held until the store committed the state this packet reports (a persistent
+        // session's packet ids, PUBREL after PUBREC…); copied, as templates are reused.
+        (this.#gated ??= []).push(bytes.slice());
+        return;
+      }
     }
     if (!this.socket.write(bytes)) this.congested = true;
   }
@@ -407,7 +411,7 @@ export class Connection {
         return;
       }
     }
-    if (this.record !== undefined) this.#host.received(this);
+    if (this.record !== undefined && this.#host.persisting) this.#host.received(this);
     const error = decoder.error;
     if (error !== undefined) this.#malformed(error);
   };

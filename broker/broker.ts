@@ -589,6 +589,10 @@ class MqBroker implements Broker, ConnectionHost {
     this.log("information", `New connection from ${r.hostname}:${r.port}.`);
   }
 
+  get persisting(): boolean {
+    return this.#options.store !== undefined && !this.#storeClosed;
+  }
+
   received(connection: Connection): void {
     if (this.#store !== undefined) this.#touch(connection.record!);
   }
