@@ -1197,7 +1197,11 @@ class MqBroker implements Broker, ConnectionHost {
     const codes: number[] = [];
     const retained: [string, ClientSubscription][] = [];
     for (const s of packet.subscriptions) {
-      const shared = s.filter.startsWith("$share/") ? parseSharedSubscription(s.filter) : undefined;
+      // An invalid filter (a bad share name included) is refused below, never thrown.
+      const valid = isValidTopicFilter(s.filter);
+      const shared = valid && s.filter.startsWith("$share/")
+        ? parseSharedSubscription(s.filter)
+        : undefined;
       if (shared !== undefined && s.noLocal === true) {
         // [MQTT-3.8.3-4]: no local on a shared subscription is a protocol error
         connection.session.disconnect(0x82);
@@ -1208,7 +1212,7 @@ class MqBroker implements Broker, ConnectionHost {
         );
         return;
       }
-      if (!isValidTopicFilter(s.filter) || this.#topicTooBig(s.filter)) {
+      if (!valid || this.#topicTooBig(s.filter)) {
         codes.push(record.version === 5 ? 0x8f : 0x80);
         continue;
       }
