@@ -276,9 +276,9 @@ describe("mq broker -c", () => {
 
   test("runBroker() warns about unsupported options with file and line", T, async (t) => {
     const r = await running(t, ["-c", "m.conf"], {
-      files: { "m.conf": "listener 1883\nallow_anonymous true\npersistence true\n" },
+      files: { "m.conf": "listener 1883\nallow_anonymous true\npid_file /run/mq.pid\n" },
     });
-    assert.match(r.host.err.text, /^Warning: m\.conf:3: .*"persistence"/m);
+    assert.match(r.host.err.text, /^Warning: m\.conf:3: .*"pid_file"/m);
   });
 
   test("runBroker() -v enables debug logging over the config's log_type", T, async (t) => {
@@ -300,7 +300,7 @@ describe("mq broker -c", () => {
     assert.equal(range.code, 3);
     assert.match(range.err, /^Error: m\.conf:1: /m);
     const strict = await failing(["-c", "m.conf", "--strict"], {
-      files: { "m.conf": "listener 1\npersistence true\n" },
+      files: { "m.conf": "listener 1\npid_file /run/mq.pid\n" },
     });
     assert.equal(strict.code, 3);
     assert.match(strict.err, /^Error: m\.conf:2: /m);
