@@ -4,7 +4,8 @@
  *
  * Steps: format, lint, type-checks (Deno, tsc, browser lib), globals and version checks,
  * the suite under Deno (with doc examples) and Bun, the npm build and the suite under Node
- * on its output, and `npm pack --dry-run`.
+ * on its output, `npm pack --dry-run`, and the package tests (tests/package/: the npm tarball
+ * installed and used from Node, npx and Bun, the JSR exports under Deno, release.ts --dry-run).
  *
  * Run: `deno run -A scripts/ok.ts [--only step,step]`
  *
@@ -35,6 +36,8 @@ interface Step {
   /** Parse test counts from the output; steps without it count as one check. */
   parse?: (out: string) => Counts | undefined;
   timeoutMs?: number;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
 }
 
 function lastMatch(out: string, re: RegExp): number | undefined {
@@ -68,7 +71,15 @@ function parseNode(out: string): Counts | undefined {
   return { passed, failed, skipped: lastMatch(out, /^# skipped (\d+)$/gm) ?? 0 };
 }
 
-const TEST_DIRS = ["./protocol/", "./socket/", "./client/", "./broker/", "./store/", "./cli/", "./tests/"]
+const TEST_DIRS = [
+  "./protocol/",
+  "./socket/",
+  "./client/",
+  "./broker/",
+  "./store/",
+  "./cli/",
+  "./tests/",
+]
   .filter((d) => existsSync(join(ROOT, d)));
 
 const STEPS: Step[] = [
@@ -126,6 +137,16 @@ const STEPS: Step[] = [
   { name: "check:version(npm)", cmd: bin("deno"), args: ["run", "-A", "scripts/check_version.ts"] },
   { name: "pack:npm", cmd: "npm", args: ["pack", "--dry-run"], cwd: join(ROOT, "npm") },
   {
+    // The packages as users install them: the npm tarball under Node, npx and Bun, the JSR
+    // exports under Deno, and release.ts --dry-run. Skipped in the other test steps.
+    name: "test:package",
+    cmd: bin("deno"),
+    args: ["test", "-A", "tests/package/"],
+    env: { MQ_PACKAGE_TESTS: "1" },
+    parse: parseDeno,
+    timeoutMs: 15 * 60_000,
+  },
+  {
     name: "test:node",
     cmd: "node",
     args: ["--test", "--test-reporter=tap", "npm/esm/"],
@@ -139,7 +160,7 @@ function runStep(step: Step): Promise<{ code: number; out: string }> {
     const child = spawn(step.cmd, step.args, {
       cwd: step.cwd ?? ROOT,
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
+      env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", ...step.env },
     });
     let out = "";
     const onData = (chunk: Uint8Array, stream: NodeJS.WriteStream) => {

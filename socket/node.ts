@@ -104,7 +104,7 @@ class NodeSocket implements Socket {
     if (!this.#encrypted) return undefined;
     const socket = this.#socket as tls.TLSSocket;
     if (socket.authorized !== true) return undefined;
-    const subject = socket.getPeerCertificate()?.subject as
+    const subject = socket.getPeerCertificate()?.subject as unknown as
       | Record<string, string | string[]>
       | undefined;
     if (subject === undefined || Object.keys(subject).length === 0) return undefined;
