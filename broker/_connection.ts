@@ -23,7 +23,14 @@ import type {
   UnsubscribePacket,
 } from "../protocol/mod.ts";
 import type { Socket } from "../socket/types.ts";
-import type { Admission, AuthExchange, ClientRecord, Counters } from "./_state.ts";
+import type {
+  Admission,
+  AuthExchange,
+  ClientRecord,
+  ClientSubscription,
+  Counters,
+  RetainedMessage,
+} from "./_state.ts";
 
 /**
  * The pre-encoded form of a fan-out PUBLISH, attached to the packet object under
@@ -86,6 +93,8 @@ export interface ConnectionHost {
   holdOutput(connection: Connection): boolean;
   /** Commit now (and release held output). */
   commitNow(): void;
+  /** Send more of the connection's retained backlog, as far as it can take them. */
+  pumpRetained(connection: Connection): void;
   /** A packet is being sent to the client (the store follows its session's messages). */
   sent(connection: Connection, packet: Packet): void;
   /** An outgoing QoS 1 or 2 flow ended (PUBACK, PUBCOMP, or a failed PUBREC). */
@@ -412,6 +421,8 @@ export class Connection {
       }
     }
     if (this.record !== undefined && this.#host.persisting) this.#host.received(this);
+    // Acknowledgements may have made room for more retained messages.
+    if (this.retainedBacklog !== undefined) this.#host.pumpRetained(this);
     const error = decoder.error;
     if (error !== undefined) this.#malformed(error);
   };
@@ -446,7 +457,13 @@ export class Connection {
     this.congested = false;
     this.congestedCount = 0;
     this.congestedBytes = 0;
+    if (this.retainedBacklog !== undefined) this.#host.pumpRetained(this);
   };
+
+  /** Retained messages still to send for new subscriptions, as the socket takes them. */
+  retainedBacklog:
+    | { items: [string, RetainedMessage][]; index: number; sub: ClientSubscription }[]
+    | undefined;
 
   #onClose = (error?: Error): void => {
     this.#socketClosed = true;

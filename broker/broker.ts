@@ -1308,32 +1308,71 @@ class MqBroker implements Broker, ConnectionHost {
   }
 
   // Retained messages for a new subscription: retain flag set [MQTT-3.3.1-8], remaining expiry.
+  // Sent as the connection can take them (ARCHITECTURE.md rule 8): while its socket is not
+  // congested and its queue is under half of max_queued_messages; the rest waits for the
+  // socket to drain or the client to acknowledge, so a `#` subscriber gets every one of a
+  // large retained store without the broker buffering them all.
   #sendRetained(filter: string, sub: ClientSubscription, now: number): void {
-    const record = sub.record;
-    for (const [topic, message] of this.#matchRetained(filter, now)) {
-      const source = message.packet;
-      if (record.authorize !== undefined && !this.#mayReceive(record, source, sub.qos)) {
-        continue;
-      }
-      const visible = record.mount === "" ? topic : topic.slice(record.mount.length);
-      if (visible === "") continue;
-      const packet: PublishPacket = {
-        type: "publish",
-        topic: visible,
-        payload: source.payload,
-        qos: minQos(source.qos, sub.qos),
-        retain: true,
-        dup: false,
-      };
-      if (record.version === 5) {
-        let properties = this.#remainingExpiry(message, now) ?? undefined;
-        if (sub.identifier !== 0) {
-          properties = { ...properties, subscriptionIdentifiers: [sub.identifier] };
-        }
-        withProperties(packet, properties);
-      }
-      this.#deliver(record, packet, now);
+    const connection = sub.record.connection;
+    if (connection === undefined) return;
+    const items = this.#matchRetained(filter, now);
+    if (items.length === 0) return;
+    (connection.retainedBacklog ??= []).push({ items, index: 0, sub });
+    this.pumpRetained(connection);
+  }
+
+  pumpRetained(connection: Connection): void {
+    const backlog = connection.retainedBacklog;
+    if (backlog === undefined) return;
+    const record = connection.record;
+    if (connection.ended || record === undefined || record.connection !== connection) {
+      connection.retainedBacklog = undefined;
+      return;
     }
+    const max = this.#options.maxQueuedMessages;
+    const room = max === 0 ? Infinity : Math.max(1, max >> 1);
+    const now = Date.now();
+    while (backlog.length > 0) {
+      const batch = backlog[0]!;
+      while (batch.index < batch.items.length) {
+        if (connection.congested || record.session.queuedCount >= room) return;
+        const [topic, message] = batch.items[batch.index++]!;
+        // Replaced or cleared since: the subscription already got the newer one live.
+        if (this.#retained.get(topic) !== message) continue;
+        this.#sendOneRetained(batch.sub, topic, message, now);
+      }
+      backlog.shift();
+    }
+    connection.retainedBacklog = undefined;
+  }
+
+  #sendOneRetained(
+    sub: ClientSubscription,
+    topic: string,
+    message: RetainedMessage,
+    now: number,
+  ): void {
+    const record = sub.record;
+    const source = message.packet;
+    if (record.authorize !== undefined && !this.#mayReceive(record, source, sub.qos)) return;
+    const visible = record.mount === "" ? topic : topic.slice(record.mount.length);
+    if (visible === "") return;
+    const properties = this.#remainingExpiry(message, now);
+    if (properties === null) return; // expired meanwhile [MQTT-3.3.2-5]
+    const packet: PublishPacket = {
+      type: "publish",
+      topic: visible,
+      payload: source.payload,
+      qos: minQos(source.qos, sub.qos),
+      retain: true,
+      dup: false,
+    };
+    if (record.version === 5) {
+      let p = properties;
+      if (sub.identifier !== 0) p = { ...p, subscriptionIdentifiers: [sub.identifier] };
+      withProperties(packet, p);
+    }
+    this.#deliver(record, packet, now);
   }
 
   #matchRetained(filter: string, now: number): [string, RetainedMessage][] {

@@ -223,3 +223,64 @@ describe("broker wills", () => {
     assert.equal(message.retain, true);
   });
 });
+
+describe("broker retained messages to a new subscription, paced", () => {
+  test(
+    "startBroker() sends every one of 10,000 retained QoS 0 messages to a reading # subscriber",
+    { timeout: 30_000 },
+    async (t) => {
+      const broker = await brokerFor(t);
+      const payload = "r".repeat(200);
+      for (let i = 0; i < 10_000; i++) broker.publish(`big/${i}`, payload, { retain: true });
+      const c = await RawClient.tcp(t, broker, 5);
+      await c.connect("all0");
+      c.send({
+        type: "subscribe",
+        packetId: 1,
+        subscriptions: [{
+          filter: "big/#",
+          qos: 0,
+          noLocal: false,
+          retainAsPublished: false,
+          retainHandling: 0,
+        }],
+      });
+      const seen = new Set<string>();
+      while (seen.size < 10_000) {
+        const p = await c.next(undefined, 10_000);
+        if (p.type === "publish") seen.add(p.topic);
+      }
+      assert.equal(seen.size, 10_000);
+    },
+  );
+
+  test(
+    "startBroker() sends every one of 3,000 retained QoS 1 messages within the queue limit",
+    { timeout: 30_000 },
+    async (t) => {
+      const broker = await brokerFor(t, { maxQueuedMessages: 100 });
+      for (let i = 0; i < 3000; i++) broker.publish(`q1/${i}`, "x", { retain: true, qos: 1 });
+      const c = await RawClient.tcp(t, broker, 5);
+      await c.connect("all1", { properties: { receiveMaximum: 10 } });
+      c.send({
+        type: "subscribe",
+        packetId: 1,
+        subscriptions: [{
+          filter: "q1/#",
+          qos: 1,
+          noLocal: false,
+          retainAsPublished: false,
+          retainHandling: 0,
+        }],
+      });
+      const seen = new Set<string>();
+      while (seen.size < 3000) {
+        const p = await c.next(undefined, 10_000);
+        if (p.type !== "publish") continue;
+        seen.add(p.topic);
+        c.send({ type: "puback", packetId: p.packetId!, reasonCode: 0 });
+      }
+      assert.equal(broker.client("all1")?.dropped, 0);
+    },
+  );
+});
