@@ -95,8 +95,8 @@ function getBun(): BunNamespace {
 
 /** Queued bytes past which `write()` returns `false`. */
 const HIGH_WATER_MARK = 64 * 1024;
-/** Smallest write queue allocated. */
-const MIN_BUFFER = 16 * 1024;
+/** Smallest write queue allocated (doubled as needed): idle connections keep little memory. */
+const MIN_BUFFER = 2 * 1024;
 /** An emptied write queue larger than this is released. */
 const MAX_IDLE_BUFFER = 4 * HIGH_WATER_MARK;
 

@@ -102,10 +102,12 @@ function getDeno(): DenoNamespace {
 
 /** Size of the reusable read buffer. */
 const READ_SIZE = 64 * 1024;
+/** First read buffer of a socket; doubled (up to `READ_SIZE`) each time a read fills it. */
+const FIRST_READ_SIZE = 2 * 1024;
 /** Queued bytes past which `write()` returns `false`. */
 const HIGH_WATER_MARK = 64 * 1024;
 /** Smallest write queue allocated. */
-const MIN_BUFFER = 16 * 1024;
+const MIN_BUFFER = 2 * 1024;
 /** An emptied write queue larger than this is released. */
 const MAX_IDLE_BUFFER = 4 * HIGH_WATER_MARK;
 
@@ -307,7 +309,8 @@ class DenoSocket implements Socket {
 
   async #readLoop(): Promise<void> {
     this.#reading = true;
-    const buffer = new Uint8Array(READ_SIZE);
+    // Small at first: an idle connection (most of a broker's) keeps little memory.
+    let buffer = new Uint8Array(FIRST_READ_SIZE);
     try {
       while (true) {
         while (this.#paused && this.#state !== CLOSED) await this.#waitResume();
@@ -317,6 +320,9 @@ class DenoSocket implements Socket {
         while (this.#paused && this.#state !== CLOSED) await this.#waitResume();
         if (this.#state === CLOSED) return;
         this.#handlers?.onData?.(buffer.subarray(0, n));
+        if (n === buffer.length && buffer.length < READ_SIZE) {
+          buffer = new Uint8Array(buffer.length * 2);
+        }
       }
     } catch (error) {
       this.#finish(toError(error));

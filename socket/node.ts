@@ -21,8 +21,10 @@ import type {
   TlsOptions,
 } from "./types.ts";
 
-/** Size of the slab writes are copied into. */
+/** Largest slab writes are copied into; the first is `FIRST_SLAB_SIZE`, then doubled. */
 const SLAB_SIZE = 64 * 1024;
+/** First slab of a socket: an idle connection (most of a broker's) keeps little memory. */
+const FIRST_SLAB_SIZE = 2 * 1024;
 /** Queued bytes (ours and Node's) past which `write()` returns `false`. */
 const HIGH_WATER_MARK = 64 * 1024;
 
@@ -130,7 +132,10 @@ class NodeSocket implements Socket {
     if (n > 0) {
       if (this.#end + n > this.#slab.length) {
         const staged = this.#end - this.#start;
-        const next = new Uint8Array(Math.max(SLAB_SIZE, staged + n));
+        const size = this.#slab.length === 0
+          ? FIRST_SLAB_SIZE
+          : Math.min(SLAB_SIZE, this.#slab.length * 2);
+        const next = new Uint8Array(Math.max(size, staged + n));
         next.set(this.#slab.subarray(this.#start, this.#end));
         this.#slab = next;
         this.#start = 0;
