@@ -143,6 +143,8 @@ export interface ConfigListener {
   mountPoint?: string;
   /** `max_qos` set in this listener's section. */
   maxQos?: 0 | 1 | 2;
+  /** `protocol_versions` (mq only): the protocol levels this listener accepts. */
+  protocolVersions?: (3 | 4 | 5)[];
   /** The line that configured it. */
   line: number;
 }
@@ -223,6 +225,7 @@ interface PendingListener {
   aclFile?: string;
   mountPoint?: string;
   maxQos?: 0 | 1 | 2;
+  protocolVersions?: (3 | 4 | 5)[];
   line: number;
   touched: boolean;
 }
@@ -560,6 +563,30 @@ class Parser {
       case "mount_point":
         listener.mountPoint = this.string(entry);
         break;
+      case "protocol_versions": {
+        // mq only: a YAML list [4, 5] or a line "4 5" (levels: 3 = 3.1, 4 = 3.1.1, 5 = 5.0)
+        const raw = entry.value;
+        const words = Array.isArray(raw) ? raw.map(String) : this.string(entry).split(/[\s,]+/);
+        const levels = words.filter((w) => w !== "").map((w) => {
+          if (w !== "3" && w !== "4" && w !== "5") {
+            throw this.error(
+              entry,
+              ConfigErrorKind.Range,
+              `Cannot apply option "protocol_versions": "${w}" is not 3, 4 or 5`,
+            );
+          }
+          return Number(w) as 3 | 4 | 5;
+        });
+        if (levels.length === 0) {
+          throw this.error(
+            entry,
+            ConfigErrorKind.Missing,
+            `Cannot read option "protocol_versions": value is empty`,
+          );
+        }
+        listener.protocolVersions = levels;
+        break;
+      }
       case "max_qos":
         // Inside a listener section it is that listener's; before any, the broker's.
         if (!this.inListener && listener === this.defaultListener) return false;
@@ -671,6 +698,7 @@ class Parser {
       if (l.aclFile !== undefined) out.aclFile = l.aclFile;
       if (l.mountPoint !== undefined) out.mountPoint = l.mountPoint;
       if (l.maxQos !== undefined) out.maxQos = l.maxQos;
+      if (l.protocolVersions !== undefined) out.protocolVersions = l.protocolVersions;
       const identity = out.useIdentityAsUsername === true || out.useSubjectAsUsername === true;
       if ((out.requireCertificate === true || identity) && out.certfile === undefined) {
         throw this.error(
@@ -721,6 +749,7 @@ class Parser {
         if (l.maxConnections !== undefined) out.maxConnections = l.maxConnections;
         if (l.mountPoint !== undefined) out.mountPoint = l.mountPoint;
         if (l.maxQos !== undefined) out.maxQos = l.maxQos;
+        if (l.protocolVersions !== undefined) out.protocolVersions = l.protocolVersions;
         if (l.protocol !== undefined) out.protocol = l.protocol;
         if (l.websocketsHeadersSize !== undefined) {
           out.websocket = { maxHeaderBytes: l.websocketsHeadersSize };
@@ -962,6 +991,7 @@ function parseMosquitto(text: string, parser: Parser): void {
 
 const LISTENER_KEYS = new Set([
   "bind_address",
+  "protocol_versions",
   "mount_point",
   "max_qos",
   "allow_anonymous",

@@ -350,6 +350,23 @@ describe("parseBrokerConfig() client certificates", () => {
     assert.equal(yaml.listeners[1]!.passwordFile, undefined);
   });
 
+  test("parseBrokerConfig() reads a listener's protocol_versions", () => {
+    const yaml = parseBrokerConfig("listeners:\n  - port: 1\n    protocol_versions: [4, 5]\n", "y");
+    assert.deepEqual(yaml.listeners[0]!.protocolVersions, [4, 5]);
+    const conf = parseBrokerConfig("listener 1\nprotocol_versions 5\n", "m.conf");
+    assert.deepEqual(conf.options.listeners, [{
+      hostname: "0.0.0.0",
+      port: 1,
+      protocolVersions: [5],
+    }]);
+    fails(
+      "listener 1\nprotocol_versions 4 6\n",
+      { line: 2, key: "protocol_versions", kind: "range" },
+      {},
+      "m.conf",
+    );
+  });
+
   test("parseBrokerConfig() reads mount_point and a listener's max_qos", () => {
     const conf = parseBrokerConfig(
       "max_qos 2\nlistener 1883\nlistener 1884\nmount_point site1/\nmax_qos 1\n",

@@ -137,6 +137,7 @@ async function loadConfig(
     if (l.path !== undefined) listener.path = l.path;
     if (l.mountPoint !== undefined) listener.mountPoint = l.mountPoint;
     if (l.maxQos !== undefined) listener.maxQos = l.maxQos;
+    if (l.protocolVersions !== undefined) listener.protocolVersions = l.protocolVersions;
     if (l.protocol !== undefined) listener.protocol = l.protocol;
     if (l.websocketsHeadersSize !== undefined) {
       listener.websocket = { maxHeaderBytes: l.websocketsHeadersSize };
