@@ -1615,8 +1615,8 @@ class MqBroker implements Broker, ConnectionHost {
         }
       }
       hits.length = base;
-      this.#subscriptions.matchShared(topic, this.#visitShared);
-      this.#local.match(topic, this.#visitLocal);
+      if (this.#sharedCount > 0) this.#subscriptions.matchShared(topic, this.#visitShared);
+      if (this.#local.size > 0) this.#local.match(topic, this.#visitLocal);
       return this.#rCount;
     } finally {
       hits.length = base;

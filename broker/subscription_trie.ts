@@ -123,6 +123,8 @@ export class SubscriptionTrie<T> {
   #root: Node<T> = new Node<T>(undefined, "");
   #sharedRoot: Node<T> = new Node<T>(undefined, "");
   #clients: Map<string, Map<string, Entry<T>>> = new Map();
+  #lastTopic = "";
+  #lastLevels: readonly string[] = [""];
   #size = 0;
   #nodeCount = 0;
   #visited = 0;
@@ -494,7 +496,13 @@ export class SubscriptionTrie<T> {
 
   /** Push onto #hits the nodes holding filters that match `topic`. */
   #collect(root: Node<T>, topic: string): void {
-    const levels = topic.split("/");
+    // The same topic is matched twice per message (match, matchShared) and often repeats
+    // from one message to the next: split it once.
+    let levels = this.#lastLevels;
+    if (topic !== this.#lastTopic) {
+      levels = this.#lastLevels = topic.split("/");
+      this.#lastTopic = topic;
+    }
     const n = levels.length;
     // [MQTT-4.7.2-1]: no wildcard at the first level matches a name starting with "$"
     const dollar = topic.charCodeAt(0) === DOLLAR;
