@@ -45,6 +45,8 @@ export interface Pki {
   ca: string;
   /** A server certificate for localhost and 127.0.0.1. */
   server: Issued;
+  /** Issue a server certificate for other names (`san`, e.g. `DNS:wrong.example`). */
+  serverFor(name: string, san: string): Issued;
   /** Issue a client certificate with this subject (e.g. `/C=GB/O=mq/CN=dev1`). */
   client(name: string, subject: string): Issued;
 }
@@ -57,6 +59,8 @@ const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes
  */
 export function makePki(t: After, caName = "mq test CA"): Pki {
   const dir = mkdtempSync(join(tmpdir(), "mq-pki-"));
+  // Readable by a broker that drops root for its own user (Debian's mosquitto).
+  chmodSync(dir, 0o755);
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const ssl = (args: string[]) => execFileSync("openssl", args, { stdio: "pipe", cwd: dir });
   ssl([
@@ -106,18 +110,21 @@ export function makePki(t: After, caName = "mq test CA"): Pki {
       key: readFileSync(keyFile, "utf8"),
     };
   };
-  const server = issue(
-    "server",
-    "/CN=localhost",
-    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n" +
-      "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
-  );
+  const serverFor = (name: string, san: string): Issued =>
+    issue(
+      name,
+      `/CN=${name}`,
+      `subjectAltName=${san}\nbasicConstraints=critical,CA:FALSE\n` +
+        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+    );
+  const server = serverFor("localhost", "DNS:localhost,IP:127.0.0.1");
   const caFile = join(dir, "ca.pem");
   return {
     dir,
     caFile,
     ca: readFileSync(caFile, "utf8"),
     server,
+    serverFor,
     client: (name, subject) =>
       issue(
         name,

@@ -3,11 +3,9 @@
  */
 import { describe, test, type TestContext } from "../_testing.ts";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { chmodSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { opensslSkip } from "../conformance/_tls.ts";
-import { freePort, mosquittoMissing, startMosquitto, tempDir } from "./_mosquitto.ts";
+import { makePki } from "../_pki.ts";
+import { freePort, mosquittoMissing, startMosquitto } from "./_mosquitto.ts";
 import { runTool, type Tool } from "./_mq.ts";
 import { broker, mq, subscribed } from "./_in_process.ts";
 
@@ -106,67 +104,10 @@ describe("mq sub options in-process", () => {
   });
 });
 
-/** A CA, a server certificate for 127.0.0.1/localhost and one for another name, PEM files. */
-function makeCa(t: TestContext): string {
-  const dir = tempDir(t);
-  const ssl = (args: string[]) => execFileSync("openssl", args, { stdio: "pipe", cwd: dir });
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  ssl([
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=mq test CA",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  ]);
-  for (
-    const [name, san] of [["good", "DNS:localhost,IP:127.0.0.1"], ["bad", "DNS:wrong.example"]]
-  ) {
-    writeFileSync(
-      join(dir, `${name}.ext`),
-      `subjectAltName=${san}\nbasicConstraints=critical,CA:FALSE\n` +
-        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
-    );
-    ssl([
-      "req",
-      "-new",
-      ...ec,
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.csr`,
-      "-subj",
-      `/CN=${name}`,
-    ]);
-    ssl([
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-out",
-      `${name}.pem`,
-      "-days",
-      "2",
-      "-extfile",
-      `${name}.ext`,
-    ]);
-    chmodSync(join(dir, `${name}.key`), 0o644);
-  }
-  return dir;
+/** A CA with a server certificate for 127.0.0.1/localhost and one for another name. */
+function makeCa(t: TestContext) {
+  const pki = makePki(t);
+  return { ca: pki.caFile, good: pki.server, bad: pki.serverFor("bad", "DNS:wrong.example") };
 }
 
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
@@ -177,17 +118,17 @@ const tlsSkip = opensslSkip ||
 describe("mq pub and sub over TLS against mosquitto", { skip: tlsSkip }, () => {
   for (const tool of ["mq", "mosquitto"] as Tool[]) {
     test(`${tool} pub and sub --cafile round trip, and verification failures`, T, async (t) => {
-      const dir = makeCa(t);
+      const pki = makeCa(t);
       const bad = await freePort();
       const port = String(
         await startMosquitto(
           t,
-          `cafile ${dir}/ca.pem\ncertfile ${dir}/good.pem\n` +
-            `keyfile ${dir}/good.key\nallow_anonymous true\nlistener ${bad} 127.0.0.1\n` +
-            `cafile ${dir}/ca.pem\ncertfile ${dir}/bad.pem\nkeyfile ${dir}/bad.key\n`,
+          `cafile ${pki.ca}\ncertfile ${pki.good.certFile}\n` +
+            `keyfile ${pki.good.keyFile}\nallow_anonymous true\nlistener ${bad} 127.0.0.1\n` +
+            `cafile ${pki.ca}\ncertfile ${pki.bad.certFile}\nkeyfile ${pki.bad.keyFile}\n`,
         ),
       );
-      const ca = ["--cafile", `${dir}/ca.pem`, "-h", "127.0.0.1"];
+      const ca = ["--cafile", pki.ca, "-h", "127.0.0.1"];
       const sub = runTool(tool, "sub", [...ca, "-p", port, "-t", "t", "-C", "1", "-W", "10"]);
       // Retained, so the subscriber gets it whenever it subscribes: no race.
       const pub = await runTool(tool, "pub", [...ca, "-p", port, "-t", "t", "-m", "hello", "-r"]);
@@ -213,13 +154,13 @@ describe("mq pub and sub over TLS against mosquitto", { skip: tlsSkip }, () => {
     });
 
     test(`${tool} sub --insecure accepts a certificate for another name`, T, async (t) => {
-      const dir = makeCa(t);
+      const pki = makeCa(t);
       const bad = await startMosquitto(
         t,
-        `cafile ${dir}/ca.pem\ncertfile ${dir}/bad.pem\n` +
-          `keyfile ${dir}/bad.key\nallow_anonymous true\n`,
+        `cafile ${pki.ca}\ncertfile ${pki.bad.certFile}\n` +
+          `keyfile ${pki.bad.keyFile}\nallow_anonymous true\n`,
       );
-      const ca = ["--cafile", `${dir}/ca.pem`, "-h", "127.0.0.1"];
+      const ca = ["--cafile", pki.ca, "-h", "127.0.0.1"];
       const pub = await runTool(tool, "pub", [
         ...ca,
         "--insecure",
