@@ -27,6 +27,7 @@ import {
 import { type SharedGroup, SubscriptionTrie } from "./subscription_trie.ts";
 import { RetainedTrie } from "./retained_trie.ts";
 import { composeAuthenticate, composeAuthorize } from "./_plugins.ts";
+import { utf8Length } from "../protocol/utf8.ts";
 import type { Listener, ListenOptions, Socket, SocketAdapter } from "../socket/types.ts";
 import { loadTcpAdapter } from "../socket/runtime.ts";
 import { ACK_DEFERRED, ServerSession } from "../protocol/server_session.ts";
@@ -119,20 +120,6 @@ interface Resolved {
   plugins: readonly BrokerPlugin[];
   authenticationMethods: readonly string[];
   responseInformation: string | ((clientId: string) => string) | undefined;
-}
-
-function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
 }
 
 function integer(name: string, value: number | undefined, fallback: number, max: number): number {

@@ -7,6 +7,7 @@
  */
 import { describe, test, type TestContext } from "../_testing.ts";
 import assert from "node:assert/strict";
+import { sqliteSkip } from "../_sqlite.ts";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,13 +17,7 @@ import { freePort, type Proc, start, stop } from "../binary/_process.ts";
 import { mqCommand } from "../cli/_mq.ts";
 import { RawClient, text } from "./_client.ts";
 
-let sqlite = true;
-try {
-  await import("node:sqlite" as string);
-} catch {
-  sqlite = false;
-}
-const skip = sqlite ? false : "this runtime has no node:sqlite (Node before 22.5)";
+const skip = sqliteSkip;
 const ROUNDS = 4;
 const SEED = Number(process.env.MQ_CRASH_SEED ?? 20261125);
 

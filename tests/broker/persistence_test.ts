@@ -6,6 +6,7 @@
  */
 import { describe, test, type TestContext } from "../_testing.ts";
 import assert from "node:assert/strict";
+import { hasSqlite, sqliteSkip } from "../_sqlite.ts";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,13 +17,7 @@ import { RawClient, text } from "./_client.ts";
 
 const T = { timeout: 20_000 };
 
-let sqlite = true;
-try {
-  await import("node:sqlite" as string);
-} catch {
-  sqlite = false;
-}
-const skip = sqlite ? false : "this runtime has no node:sqlite (Node before 22.5)";
+const skip = sqliteSkip;
 
 function tempFile(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), "mq-store-"));
@@ -230,7 +225,7 @@ describe("broker persistence (SQLite store)", () => {
 
   test(
     "openSqliteStore() refuses with a clear error where the runtime has no SQLite",
-    { skip: sqlite ? "this runtime has node:sqlite" : false },
+    { skip: hasSqlite ? "this runtime has node:sqlite" : false },
     async (t) => {
       const file = tempFile(t);
       await assert.rejects(openSqliteStore(file), (error: unknown) => {

@@ -5,6 +5,7 @@
  */
 import { describe, test, type TestContext } from "../_testing.ts";
 import assert from "node:assert/strict";
+import { sqliteSkip } from "../_sqlite.ts";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { rename } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -17,13 +18,7 @@ import { fakeHost } from "./_fake_host.ts";
 
 const T = { timeout: 20_000 };
 
-let sqlite = true;
-try {
-  await import("node:sqlite" as string);
-} catch {
-  sqlite = false;
-}
-const skip = sqlite ? false : "this runtime has no node:sqlite (Node before 22.5)";
+const skip = sqliteSkip;
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), "mq-persist-"));
