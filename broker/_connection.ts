@@ -95,6 +95,11 @@ export interface ConnectionHost {
   commitNow(): void;
   /** Send more of the connection's retained backlog, as far as it can take them. */
   pumpRetained(connection: Connection): void;
+  /**
+   * The connection drained its socket or handled packets from its client, with publishers
+   * waiting for its backlog or after it stalled: see whether they may go on.
+   */
+  drained(connection: Connection): void;
   /** A packet is being sent to the client (the store follows its session's messages). */
   sent(connection: Connection, packet: Packet): void;
   /** An outgoing QoS 1 or 2 flow ended (PUBACK, PUBCOMP, or a failed PUBREC). */
@@ -148,6 +153,21 @@ export class Connection {
   congestedBytes = 0;
   /** The connection has ended (the broker's side is done with it). */
   ended = false;
+  /**
+   * Publishers whose reading is paused until this connection's backlog clears (back
+   * pressure, docs/broker.md), or undefined.
+   */
+  waiters: Connection[] | undefined;
+  /** When the first publisher started waiting for this connection, in ms. */
+  pressuredAt = 0;
+  /**
+   * When this connection was found stalled (publishers waited too long for it), in ms; 0
+   * when it is not. A stalled connection holds up no publisher: messages it cannot take are
+   * dropped, as without back pressure.
+   */
+  stalledAt = 0;
+  /** How many connections' backlogs this one waits for; its input is read again at 0. */
+  blockedOn = 0;
   /** The CONNECT while the authentication hook decides. */
   admission: Admission | undefined;
   /** The authentication exchange in progress, if any. */
@@ -394,12 +414,37 @@ export class Connection {
 
   #onData = (chunk: Uint8Array): void => {
     if (this.ended) return;
+    this.#host.counters.bytesReceived += chunk.length;
+    this.decoder.push(chunk);
+    this.#process();
+  };
+
+  /**
+   * Stop handling this client's packets (and reading its socket) until as many
+   * {@linkcode Connection.unblock} calls: a connection it published to is backed up.
+   */
+  block(): void {
+    if (this.blockedOn++ === 0) this.socket.pause();
+  }
+
+  /** Undo one {@linkcode Connection.block}; at the last, read and handle packets again. */
+  unblock(): void {
+    if (this.blockedOn === 0 || --this.blockedOn > 0 || this.ended) return;
+    this.socket.resume();
+    // The decoder may hold packets that arrived with the one that blocked.
+    queueMicrotask(this.#continue);
+  }
+
+  #continue = (): void => {
+    if (!this.ended && this.blockedOn === 0) this.#process();
+  };
+
+  #process(): void {
     const counters = this.#host.counters;
-    counters.bytesReceived += chunk.length;
     const decoder = this.decoder;
-    decoder.push(chunk);
     const now = Date.now();
-    for (let packet = decoder.next(); packet !== undefined; packet = decoder.next()) {
+    let packet;
+    while (this.blockedOn === 0 && (packet = decoder.next()) !== undefined) {
       counters.messagesReceived++;
       if (packet.type === "publish") {
         counters.publishReceived++;
@@ -421,11 +466,13 @@ export class Connection {
       }
     }
     if (this.record !== undefined && this.#host.persisting) this.#host.received(this);
-    // Acknowledgements may have made room for more retained messages.
+    // Acknowledgements may have made room for more retained messages, or for publishers.
     if (this.retainedBacklog !== undefined) this.#host.pumpRetained(this);
+    if (this.waiters !== undefined || this.stalledAt !== 0) this.#host.drained(this);
+    if (this.blockedOn > 0) return;
     const error = decoder.error;
     if (error !== undefined) this.#malformed(error);
-  };
+  }
 
   // The decoder is poisoned: tell the client why when the protocol allows (v5 §4.13).
   #malformed(error: MqttError): void {
@@ -458,6 +505,7 @@ export class Connection {
     this.congestedCount = 0;
     this.congestedBytes = 0;
     if (this.retainedBacklog !== undefined) this.#host.pumpRetained(this);
+    if (this.waiters !== undefined || this.stalledAt !== 0) this.#host.drained(this);
   };
 
   /** Retained messages still to send for new subscriptions, as the socket takes them. */

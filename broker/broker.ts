@@ -93,6 +93,7 @@ interface Resolved {
   maxQueuedMessages: number;
   maxQueuedBytes: number;
   queueQos0Messages: boolean;
+  backPressureTimeout: number;
   allowDuplicateMessages: boolean;
   maxConnections: number;
   maxTopicLength: number;
@@ -158,6 +159,12 @@ function resolve(options: BrokerOptions): Resolved {
     ),
     maxQueuedBytes: integer("maxQueuedBytes", options.maxQueuedBytes, 0, Number.MAX_SAFE_INTEGER),
     queueQos0Messages: options.queueQos0Messages ?? false,
+    backPressureTimeout: integer(
+      "backPressureTimeout",
+      options.backPressureTimeout,
+      1000,
+      0xffff_ffff,
+    ),
     allowDuplicateMessages: options.allowDuplicateMessages ?? false,
     maxConnections: integer("maxConnections", options.maxConnections, 0, Number.MAX_SAFE_INTEGER),
     maxTopicLength: integer("maxTopicLength", options.maxTopicLength, 65_535, 65_535),
@@ -331,6 +338,10 @@ class MqBroker implements Broker, ConnectionHost {
   #rNow = 0;
   #rCount = 0;
   #rForms: Form[] = [];
+  /** The connection whose PUBLISH is being routed (the one back pressure would pause). */
+  #rFrom: Connection | undefined;
+  /** Connections that publishers wait for (back pressure); checked for stalls by the sweep. */
+  readonly #pressured = new Set<Connection>();
   readonly #v3Hits: ClientRecord[] = [];
 
   constructor(options: BrokerOptions) {
@@ -1060,6 +1071,7 @@ class MqBroker implements Broker, ConnectionHost {
 
   onEnded(connection: Connection, error: Error | undefined): void {
     this.#live.delete(connection);
+    this.#release(connection);
     const record = connection.record;
     if (record === undefined || record.connection !== connection) {
       if (record === undefined && error !== undefined) {
@@ -1154,6 +1166,7 @@ class MqBroker implements Broker, ConnectionHost {
     const now = Date.now();
     const connectTimeout = this.#options.connectTimeout * 1000;
     for (const connection of this.#live) connection.tick(now, connectTimeout);
+    if (this.#pressured.size > 0) this.#checkStalls(now);
     for (const record of this.#delayedWills) {
       if (now < record.willAt) continue;
       this.#delayedWills.delete(record);
@@ -1518,7 +1531,13 @@ class MqBroker implements Broker, ConnectionHost {
       this.log("notice", `Denied PUBLISH from ${record.clientId} to '${packet.topic}'.`);
       return connection.version === 5 ? 0x87 : undefined;
     }
-    const count = this.#publish(record.clientId, packet, Date.now());
+    this.#rFrom = connection;
+    let count: number;
+    try {
+      count = this.#publish(record.clientId, packet, Date.now());
+    } finally {
+      this.#rFrom = undefined;
+    }
     const code = count === 0 && connection.version === 5 ? 0x10 : 0;
     if (this.#store !== undefined && packet.qos > 0) {
       // Acknowledged once what it changed is committed (docs/persistence.md).
@@ -1784,6 +1803,8 @@ class MqBroker implements Broker, ConnectionHost {
       ) {
         counters.publishDropped++;
         record.dropped++;
+        const from = this.#rFrom;
+        if (from !== undefined && from !== connection) this.#pushBack(from, connection, now);
         return;
       }
     }
@@ -1791,6 +1812,13 @@ class MqBroker implements Broker, ConnectionHost {
     if (result === "dropped") {
       counters.publishDropped++;
       record.dropped++;
+    }
+    const from = this.#rFrom;
+    if (
+      from !== undefined && connection !== undefined && from !== connection &&
+      (connection.congested || this.#backedUp(session, 2))
+    ) {
+      this.#pushBack(from, connection, now);
     }
     if (this.#store !== undefined) {
       const j = record.journal;
@@ -1800,6 +1828,69 @@ class MqBroker implements Broker, ConnectionHost {
         j.ops.push({ op: "put", seq, state: "queued", at: now, packet });
       }
       this.#touch(record);
+    }
+  }
+
+  // --- Back pressure (docs/broker.md) ---
+
+  // Whether a session's queue is at 1/divisor of its limits.
+  #backedUp(session: ServerSession, divisor: number): boolean {
+    const o = this.#options;
+    const count = o.maxQueuedMessages;
+    const bytes = o.maxQueuedBytes;
+    return (count !== 0 && session.queuedCount * divisor >= count) ||
+      (bytes !== 0 && session.queuedBytes * divisor >= bytes);
+  }
+
+  // Pause the publisher until the subscriber it just fed catches up, unless that subscriber
+  // stalled (it then holds up nobody until it has caught up after a cool-down).
+  #pushBack(from: Connection, to: Connection, now: number): void {
+    const wait = this.#options.backPressureTimeout;
+    if (wait === 0 || from.ended) return;
+    if (to.stalledAt !== 0) return;
+    let waiters = to.waiters;
+    if (waiters === undefined) {
+      to.waiters = waiters = [];
+      to.pressuredAt = now;
+      this.#pressured.add(to);
+    } else if (waiters.includes(from)) {
+      return;
+    }
+    waiters.push(from);
+    from.block();
+  }
+
+  drained(connection: Connection): void {
+    if (connection.congested || this.#backedUp(connection.session, 4)) return;
+    if (connection.stalledAt !== 0) {
+      // Caught up: it may hold up publishers again once the cool-down has passed.
+      if (Date.now() - connection.stalledAt >= 10 * this.#options.backPressureTimeout) {
+        connection.stalledAt = 0;
+      }
+    }
+    this.#release(connection);
+  }
+
+  // Let the publishers waiting for this connection go on.
+  #release(connection: Connection): void {
+    const waiters = connection.waiters;
+    if (waiters === undefined) return;
+    connection.waiters = undefined;
+    this.#pressured.delete(connection);
+    for (const from of waiters) from.unblock();
+  }
+
+  // From the sweep: subscribers that kept publishers waiting too long are stalled.
+  #checkStalls(now: number): void {
+    const wait = this.#options.backPressureTimeout;
+    for (const connection of this.#pressured) {
+      if (now - connection.pressuredAt < wait) continue;
+      connection.stalledAt = now;
+      this.log(
+        "information",
+        `Client ${connection.label} is not keeping up: publishers no longer wait for it.`,
+      );
+      this.#release(connection);
     }
   }
 

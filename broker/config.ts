@@ -369,6 +369,9 @@ class Parser {
       case "queue_qos0_messages":
         o.queueQos0Messages = this.boolean(entry);
         return;
+      case "back_pressure_timeout":
+        o.backPressureTimeout = this.integer(entry, 0, 0xffff_ffff);
+        return;
       case "allow_duplicate_messages":
         o.allowDuplicateMessages = this.boolean(entry);
         return;

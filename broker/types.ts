@@ -108,6 +108,17 @@ export interface BrokerOptions {
   /** Queue QoS 0 messages for offline persistent clients. Default false. */
   queueQos0Messages?: boolean;
   /**
+   * Back pressure, in milliseconds (the one option not in seconds). A publisher whose
+   * message finds an online subscriber backed up (its socket above the high-water mark, or
+   * its queue at half of `maxQueuedMessages`/`maxQueuedBytes`) is not read from until that
+   * subscriber catches up, so a fast publisher is slowed to what its subscribers take
+   * instead of their messages being dropped. A subscriber that does not catch up within
+   * this time (checked every 500 ms) is marked stalled: it holds up no publisher for at
+   * least 10 times this long, and what it cannot take is dropped and counted (mosquitto's
+   * behaviour). 0 turns back pressure off. Default 1000.
+   */
+  backPressureTimeout?: number;
+  /**
    * MQTT 5: send a message matching several subscriptions of one client once per
    * subscription, each copy with that subscription's QoS, options and identifier
    * (mosquitto 2.0's behaviour). Default false: one copy at the highest QoS carrying every
