@@ -118,6 +118,8 @@ export interface ConnectionHost {
   onAuth(connection: Connection, packet: AuthPacket): void;
   /** The connection ended (called once). */
   onEnded(connection: Connection, error: Error | undefined): void;
+  /** The socket has closed (called once, after {@linkcode ConnectionHost.onEnded}). */
+  socketClosed(connection: Connection): void;
 }
 
 /** Options of a {@linkcode Connection}. */
@@ -174,7 +176,7 @@ export class Connection {
   authExchange: AuthExchange | undefined;
   readonly #host: ConnectionHost;
   #socketClosed = false;
-  #closeWaiters: (() => void)[] = [];
+  #closeWaiters: (() => void)[] | undefined;
 
   /**
    * Attach a socket.
@@ -190,7 +192,8 @@ export class Connection {
     this.listener = options.listener;
     this.decoder = new Decoder({ side: "server", maximumPacketSize: options.maximumPacketSize });
     this.session = new ServerSession(this, options.session);
-    socket.setHandlers({ onData: this.#onData, onDrain: this.#onDrain, onClose: this.#onClose });
+    // The connection is its socket's handlers object: no closures per connection.
+    socket.setHandlers(this);
   }
 
   /** A label for logs. */
@@ -389,7 +392,7 @@ export class Connection {
    */
   whenClosed(): Promise<void> {
     if (this.#socketClosed) return Promise.resolve();
-    return new Promise((resolve) => this.#closeWaiters.push(resolve));
+    return new Promise((resolve) => (this.#closeWaiters ??= []).push(resolve));
   }
 
   /**
@@ -412,12 +415,17 @@ export class Connection {
     if (error !== undefined) this.fail(error);
   }
 
-  #onData = (chunk: Uint8Array): void => {
+  /**
+   * Bytes arrived (SocketHandlers).
+   *
+   * @param chunk The bytes.
+   */
+  onData(chunk: Uint8Array): void {
     if (this.ended) return;
     this.#host.counters.bytesReceived += chunk.length;
     this.decoder.push(chunk);
     this.#process();
-  };
+  }
 
   /**
    * Stop handling this client's packets (and reading its socket) until as many
@@ -432,12 +440,10 @@ export class Connection {
     if (this.blockedOn === 0 || --this.blockedOn > 0 || this.ended) return;
     this.socket.resume();
     // The decoder may hold packets that arrived with the one that blocked.
-    queueMicrotask(this.#continue);
+    queueMicrotask(() => {
+      if (!this.ended && this.blockedOn === 0) this.#process();
+    });
   }
-
-  #continue = (): void => {
-    if (!this.ended && this.blockedOn === 0) this.#process();
-  };
 
   #process(): void {
     const counters = this.#host.counters;
@@ -500,28 +506,37 @@ export class Connection {
     this.socket.write(bytes);
   }
 
-  #onDrain = (): void => {
+  /** The socket drained (SocketHandlers). */
+  onDrain(): void {
     this.congested = false;
     this.congestedCount = 0;
     this.congestedBytes = 0;
     if (this.retainedBacklog !== undefined) this.#host.pumpRetained(this);
     if (this.waiters !== undefined || this.stalledAt !== 0) this.#host.drained(this);
-  };
+  }
 
   /** Retained messages still to send for new subscriptions, as the socket takes them. */
   retainedBacklog:
     | { items: [string, RetainedMessage][]; index: number; sub: ClientSubscription }[]
     | undefined;
 
-  #onClose = (error?: Error): void => {
+  /**
+   * The socket closed (SocketHandlers).
+   *
+   * @param error The failure that closed it, if any.
+   */
+  onClose(error?: Error): void {
     this.#socketClosed = true;
     if (!this.ended) {
       this.ended = true;
       this.session.connectionLost();
       this.#host.onEnded(this, error);
     }
-    for (const resolve of this.#closeWaiters.splice(0)) resolve();
-  };
+    this.#host.socketClosed(this);
+    const waiters = this.#closeWaiters;
+    this.#closeWaiters = undefined;
+    if (waiters !== undefined) { for (const resolve of waiters) resolve(); }
+  }
 }
 
 // A copy of a packet without Reason String and User Properties.

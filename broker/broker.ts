@@ -580,11 +580,13 @@ class MqBroker implements Broker, ConnectionHost {
     this.#sockets.add(connection);
     this.#live.add(connection);
     if (listener >= 0) this.#perListener[listener]!++;
-    connection.whenClosed().then(() => {
-      this.#sockets.delete(connection);
-      if (listener >= 0) this.#perListener[listener]!--;
-    });
     this.log("information", `New connection from ${r.hostname}:${r.port}.`);
+  }
+
+  socketClosed(connection: Connection): void {
+    this.#sockets.delete(connection);
+    const listener = connection.listener;
+    if (listener >= 0) this.#perListener[listener]!--;
   }
 
   get persisting(): boolean {

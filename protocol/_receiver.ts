@@ -26,6 +26,11 @@ function checkAckCode(type: "puback" | "pubrec", code: number): void {
   }
 }
 
+// Shared by every receiver with no QoS 1/2 flow open and never written (replaced first), so
+// an idle session allocates no map or set.
+const NO_QOS2: Map<number, number> = new Map();
+const NO_QOS1: Set<number> = new Set();
+
 /**
  * The receiving side of PUBLISH flows (v5 §4.3): delivers each application message once,
  * answers PUBACK, PUBREC and PUBCOMP, resolves topic aliases and enforces the receive
@@ -46,9 +51,9 @@ export class Receiver {
   readonly #send: (packet: Packet) => void;
   readonly #deliver: (packet: PublishPacket) => number | void;
   // QoS 2 packet id -> PUBREC reason code sent, or ACK_DEFERRED while the host decides.
-  #qos2 = new Map<number, number>();
+  #qos2: Map<number, number> = NO_QOS2;
   // QoS 1 packet ids whose PUBACK is deferred.
-  #qos1 = new Set<number>();
+  #qos1: Set<number> = NO_QOS1;
   #aliases: Map<number, string> | undefined;
 
   /**
@@ -127,10 +132,13 @@ export class Receiver {
         this.#role === "server" ? "MQTT-3.3.4-7" : "MQTT-3.3.4-9",
       );
     }
-    if (message.qos === 2) this.#qos2.set(id, ACK_DEFERRED);
+    if (message.qos === 2) this.#setQos2(id, ACK_DEFERRED);
     const code = this.#deliver(message);
     if (code === ACK_DEFERRED) {
-      if (message.qos === 1) this.#qos1.add(id);
+      if (message.qos === 1) {
+        if (this.#qos1 === NO_QOS1) this.#qos1 = new Set();
+        this.#qos1.add(id);
+      }
       return undefined;
     }
     if (message.qos === 1) this.#ackQos1(id, code ?? 0);
@@ -181,6 +189,11 @@ export class Receiver {
     return false;
   }
 
+  #setQos2(id: number, state: number): void {
+    if (this.#qos2 === NO_QOS2) this.#qos2 = new Map();
+    this.#qos2.set(id, state);
+  }
+
   /**
    * A new network connection begins: topic aliases and deferred QoS 1 acknowledgements
    * are dropped [MQTT-3.3.2-7] (the peer resends those messages); a QoS 2 message still
@@ -214,7 +227,7 @@ export class Receiver {
    * @param ids The packet ids.
    */
   restore(ids: Iterable<number>): void {
-    for (const id of ids) this.#qos2.set(id, 0);
+    for (const id of ids) this.#setQos2(id, 0);
   }
 
   /** The session is discarded: forget everything. */
@@ -231,7 +244,7 @@ export class Receiver {
   adopt(other: Receiver): void {
     other.newConnection();
     this.#qos2 = other.#qos2;
-    other.#qos2 = new Map();
+    other.#qos2 = NO_QOS2;
   }
 
   #ackQos1(id: number, code: number): void {
@@ -243,7 +256,7 @@ export class Receiver {
     if (this.version === 5) checkAckCode("pubrec", code);
     // A failure ends the flow: the id is free for a new message [MQTT-4.3.3-9].
     if (this.version === 5 && code >= 0x80) this.#qos2.delete(id);
-    else this.#qos2.set(id, this.version === 5 ? code : 0);
+    else this.#setQos2(id, this.version === 5 ? code : 0);
     this.#send(ackPacket("pubrec", id, this.version, code));
   }
 

@@ -26,6 +26,11 @@ export interface Queued {
   at: number;
 }
 
+// Shared by every sender with nothing in flight and never written: `track()` and
+// `markReleased()` replace them first, so an idle session allocates no map or set.
+const NO_INFLIGHT: Map<number, PublishPacket> = new Map();
+const NO_RELEASED: Set<number> = new Set();
+
 /**
  * The sending side of PUBLISH flows: an in-flight window bounded by the peer's receive
  * maximum (v5 §4.9), a FIFO queue beyond it, acknowledgement handling, and resending in
@@ -46,14 +51,41 @@ export class SenderBase {
   onComplete: (packet: PublishPacket, ack: PublishAck) => void;
   /** Packet identifiers (shared with SUBSCRIBE and UNSUBSCRIBE on the client). */
   ids: PacketIdAllocator = new PacketIdAllocator();
-  /** In-flight messages by packet id, in the order they were first sent. */
-  inflight: Map<number, PublishPacket> = new Map();
+  /**
+   * In-flight messages by packet id, in the order they were first sent. The shared empty
+   * map until the first message (written only through {@linkcode SenderBase.track}).
+   */
+  inflight: Map<number, PublishPacket> = NO_INFLIGHT;
   /** Queued messages. */
   queue: Fifo<Queued> = new Fifo();
   /** Sum of the payload sizes of queued messages. */
   queuedBytes = 0;
-  /** Ids of QoS 2 messages past PUBREC (PUBREL sent, waiting for PUBCOMP). */
-  released: Set<number> = new Set();
+  /**
+   * Ids of QoS 2 messages past PUBREC (PUBREL sent, waiting for PUBCOMP). The shared empty
+   * set until the first (written only through {@linkcode SenderBase.markReleased}).
+   */
+  released: Set<number> = NO_RELEASED;
+
+  /**
+   * Record a message as in flight.
+   *
+   * @param id Its packet id.
+   * @param packet The message.
+   */
+  track(id: number, packet: PublishPacket): void {
+    if (this.inflight === NO_INFLIGHT) this.inflight = new Map();
+    this.inflight.set(id, packet);
+  }
+
+  /**
+   * Record that PUBREL was sent for a QoS 2 message.
+   *
+   * @param id Its packet id.
+   */
+  markReleased(id: number): void {
+    if (this.released === NO_RELEASED) this.released = new Set();
+    this.released.add(id);
+  }
 
   /**
    * @param send Writes a packet.
@@ -89,7 +121,7 @@ export class SenderBase {
    * @param packet The message, with its packet id when QoS is 1 or 2.
    */
   transmit(packet: PublishPacket): void {
-    if (packet.qos !== 0) this.inflight.set(packet.packetId!, packet);
+    if (packet.qos !== 0) this.track(packet.packetId!, packet);
     this.send(packet);
   }
 
@@ -144,7 +176,7 @@ export class SenderBase {
     }
     if (ack.type === "pubrec" && !(this.version === 5 && (ack.reasonCode ?? 0) >= 0x80)) {
       // [MQTT-4.3.3-4]
-      this.released.add(id);
+      this.markReleased(id);
       this.send(ackPacket("pubrel", id, this.version, 0));
       return undefined;
     }
@@ -169,7 +201,7 @@ export class SenderBase {
         this.send(ackPacket("pubrel", id, this.version, 0));
         continue;
       }
-      this.inflight.set(id, this.#redelivery(packet));
+      this.track(id, this.#redelivery(packet));
       this.send(this.inflight.get(id)!);
     }
     this.drain(now);
@@ -225,8 +257,8 @@ export class SenderBase {
   restore(packet: PublishPacket, released: boolean): void {
     const id = packet.packetId!;
     this.ids.reserve(id);
-    this.inflight.set(id, packet);
-    if (released) this.released.add(id);
+    this.track(id, packet);
+    if (released) this.markReleased(id);
   }
 
   // A resent PUBLISH: DUP set [MQTT-3.3.1-1], and no topic alias, whose mapping died with
@@ -299,10 +331,10 @@ export class Sender extends SenderBase {
     this.expired = other.expired;
     this.released = other.released;
     other.ids = new PacketIdAllocator();
-    other.inflight = new Map();
+    other.inflight = NO_INFLIGHT;
     other.queue = new Fifo();
     other.queuedBytes = 0;
-    other.released = new Set();
+    other.released = NO_RELEASED;
   }
 
   // The message with its expiry interval reduced by the time it spent queued, or

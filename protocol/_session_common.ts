@@ -86,9 +86,13 @@ export function withProperties(
   return properties === undefined ? rest : { ...rest, properties };
 }
 
+// Shared by every empty Fifo and never written (push replaces it first).
+const NO_ITEMS: unknown[] = [];
+
 /** A first-in first-out queue with O(1) amortized push and shift. */
 export class Fifo<T> {
-  #items: (T | undefined)[] = [];
+  // The shared empty array until the first push: an idle queue allocates nothing.
+  #items: (T | undefined)[] = NO_ITEMS as (T | undefined)[];
   #head = 0;
 
   /** The number of items. */
@@ -98,7 +102,8 @@ export class Fifo<T> {
 
   /** @param item Append an item. */
   push(item: T): void {
-    this.#items.push(item);
+    if (this.#items === NO_ITEMS) this.#items = [item];
+    else this.#items.push(item);
   }
 
   /** The first item, or `undefined`. */
@@ -112,7 +117,7 @@ export class Fifo<T> {
     const item = this.#items[this.#head];
     this.#items[this.#head++] = undefined;
     if (this.#head === this.#items.length) {
-      this.#items = [];
+      this.#items = NO_ITEMS as (T | undefined)[];
       this.#head = 0;
     } else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
       this.#items = this.#items.slice(this.#head);
@@ -130,7 +135,7 @@ export class Fifo<T> {
 
   /** Remove every item. */
   clear(): void {
-    this.#items = [];
+    this.#items = NO_ITEMS as (T | undefined)[];
     this.#head = 0;
   }
 

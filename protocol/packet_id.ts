@@ -14,6 +14,9 @@ const PAGE_SHIFT = 11;
 const PAGE_WORDS = 64;
 const PAGE_IDS = 1 << PAGE_SHIFT;
 const PAGES = 32;
+// Shared and never written: every write goes to pages allocated first.
+const NO_PAGES: (Uint32Array | undefined)[] = [];
+const NO_COUNTS = new Uint16Array(0);
 
 function checkId(id: number, action: string): void {
   if (!Number.isInteger(id) || id < 1 || id > MAX_PACKET_ID) {
@@ -48,8 +51,9 @@ function checkId(id: number, action: string): void {
  * ```
  */
 export class PacketIdAllocator {
-  #pages: (Uint32Array | undefined)[] = new Array(PAGES).fill(undefined);
-  #counts = new Uint16Array(PAGES);
+  // Allocated at the first id: a session that never sends QoS 1 or 2 keeps none.
+  #pages: (Uint32Array | undefined)[] = NO_PAGES;
+  #counts: Uint16Array = NO_COUNTS;
   #size = 0;
   #last = 0;
 
@@ -190,14 +194,18 @@ export class PacketIdAllocator {
    * ```
    */
   clear(): void {
-    this.#pages.fill(undefined);
-    this.#counts.fill(0);
+    this.#pages = NO_PAGES;
+    this.#counts = NO_COUNTS;
     this.#size = 0;
     this.#last = 0;
   }
 
   #set(id: number): void {
     const p = id >>> PAGE_SHIFT;
+    if (this.#pages === NO_PAGES) {
+      this.#pages = new Array(PAGES).fill(undefined);
+      this.#counts = new Uint16Array(PAGES);
+    }
     let page = this.#pages[p];
     if (page === undefined) this.#pages[p] = page = new Uint32Array(PAGE_WORDS);
     page[(id >>> 5) & (PAGE_WORDS - 1)]! |= 1 << (id & 31);

@@ -106,6 +106,15 @@ const CLOSED = 2;
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Emptied write queues, shared by every socket: a socket holds a queue only from its first
+ * write in a turn until Bun has taken the bytes, so an idle connection keeps none and a busy
+ * one reuses the same few (at most SPARE_BYTES kept).
+ */
+const spare: Uint8Array[] = [];
+let spareBytes = 0;
+const SPARE_BYTES = 1024 * 1024;
+
 function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
 }
@@ -290,6 +299,15 @@ class BunSocket implements Socket {
 
   #makeRoom(n: number): void {
     const queued = this.#end - this.#start;
+    if (queued === 0 && this.#out.length === 0 && spare.length > 0) {
+      const buffer = spare.pop()!;
+      spareBytes -= buffer.length;
+      if (buffer.length >= n) {
+        this.#out = buffer;
+        this.#start = this.#end = 0;
+        return;
+      }
+    }
     if (queued + n <= this.#out.length) {
       this.#out.copyWithin(0, this.#start, this.#end);
     } else {
@@ -317,7 +335,12 @@ class BunSocket implements Socket {
         return;
       }
       this.#start = this.#end = 0;
-      if (this.#out.length > MAX_IDLE_BUFFER) this.#out = EMPTY;
+      const out = this.#out;
+      this.#out = EMPTY;
+      if (out.length <= MAX_IDLE_BUFFER && spareBytes + out.length <= SPARE_BYTES) {
+        spare.push(out);
+        spareBytes += out.length;
+      }
     }
     if (this.#state === CLOSING) {
       if (!this.#ended) {

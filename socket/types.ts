@@ -11,7 +11,11 @@
  * @module
  */
 
-/** Callbacks a driver installs on a {@linkcode Socket}. Every one is optional. */
+/**
+ * Callbacks a driver installs on a {@linkcode Socket}. Every one is optional. Adapters call
+ * them as methods of the object passed to `setHandlers()` (`handlers.onData(chunk)`), so a
+ * class instance may install itself.
+ */
 export interface SocketHandlers {
   /**
    * Called with each chunk of bytes received. The chunk is only valid for the duration of
