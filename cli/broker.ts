@@ -437,6 +437,26 @@ export async function runBroker(args: readonly string[], host: BrokerCliHost): P
       }.`,
     );
   }
+  // The running broker's lines are gathered and written once per turn of the event loop: a
+  // burst of connections costs one write to standard error, not two per client.
+  const write = out !== undefined && typeof out !== "function"
+    ? (lines: string[]) => out.writeText(`${lines.join("\n")}\n`)
+    : (lines: string[]) => lines.forEach((line) => stderr(line));
+  let batch: string[] = [];
+  let flushTimer: ReturnType<typeof setTimeout> | undefined;
+  const flushLog = (): void => {
+    clearTimeout(flushTimer);
+    flushTimer = undefined;
+    if (batch.length === 0) return;
+    const lines = batch;
+    batch = [];
+    write(lines);
+  };
+  const brokerLog = (message: string): void => {
+    batch.push(timestamps ? `${Math.floor(Date.now() / 1000)}: ${message}` : message);
+    if (batch.length >= 1000) flushLog();
+    else flushTimer ??= setTimeout(flushLog, 0);
+  };
   let broker: Broker | undefined;
   let removeSignals: (() => void)[] = [];
   let stop!: () => void;
@@ -448,7 +468,7 @@ export async function runBroker(args: readonly string[], host: BrokerCliHost): P
       ...config?.options,
       listeners,
       logTypes,
-      logger: (_level, message) => log(message),
+      logger: (_level, message) => brokerLog(message),
     };
     const security: Security = { allowAnonymous };
     if (passwords !== undefined) security.passwords = passwords;
@@ -477,13 +497,16 @@ export async function runBroker(args: readonly string[], host: BrokerCliHost): P
     broker = await startBroker(options);
   } catch (error) {
     for (const remove of removeSignals) remove();
+    flushLog();
     log(`Error: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   }
+  flushLog();
   host.onListening?.(broker);
   await stopped;
   for (const remove of removeSignals) remove();
   await broker.close();
+  flushLog();
   return 0;
 }
 
