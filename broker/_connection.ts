@@ -7,6 +7,8 @@
 import {
   Decoder,
   encodePacket,
+  encodePacketTo,
+  type EncodeTarget,
   isValidReasonCode,
   type MqttError,
   type Packet,
@@ -132,8 +134,10 @@ export interface ConnectionOptions {
   listener: number;
 }
 
+const NOTHING = new Uint8Array(0);
+
 /** One client connection. */
-export class Connection {
+export class Connection implements EncodeTarget {
   readonly socket: Socket;
   readonly session: ServerSession;
   readonly decoder: Decoder;
@@ -239,13 +243,19 @@ export class Connection {
           // A message queued for MQTT 5 resumed by an MQTT 3.x connection
           const { properties: _, ...rest } = packet;
           bytes = encodePacket(rest, this.version);
+        } else if (this.#direct) {
+          this.#sendDirect(packet);
+          return;
         } else {
           bytes = encodePacket(packet, this.version);
         }
+      } else if (this.version === 5 && "properties" in packet && packet.properties !== undefined) {
+        bytes = this.#encodeTrimmed(packet);
+      } else if (this.#direct) {
+        this.#sendDirect(packet);
+        return;
       } else {
-        bytes = this.version === 5 && "properties" in packet && packet.properties !== undefined
-          ? this.#encodeTrimmed(packet)
-          : encodePacket(packet, this.version);
+        bytes = encodePacket(packet, this.version);
       }
     } catch (error) {
       this.#host.log(
@@ -270,6 +280,36 @@ export class Connection {
   }
 
   #gated: Uint8Array[] | undefined;
+
+  // Whether a packet may be encoded straight into the socket's write queue (the adapter
+  // offers one, and no store holds output back).
+  get #direct(): boolean {
+    return this.socket.reserve !== undefined && !this.#host.persisting && !this.socket.closed;
+  }
+
+  #sendDirect(packet: Packet): void {
+    const size = encodePacketTo(packet, this.version, this);
+    const counters = this.#host.counters;
+    counters.messagesSent++;
+    counters.bytesSent += size;
+    if (this.#host.debug) this.#host.log("debug", `Sending ${describe(packet)} to ${this.label}`);
+    if (!this.socket.write(NOTHING)) this.congested = true;
+  }
+
+  /**
+   * Make room in the socket's write queue (EncodeTarget, for {@linkcode encodePacketTo}).
+   *
+   * @param size Bytes.
+   * @returns Their offset in {@linkcode Connection.buffer}.
+   */
+  reserve(size: number): number {
+    return this.socket.reserve!(size);
+  }
+
+  /** The socket's write queue (EncodeTarget). */
+  get buffer(): Uint8Array {
+    return this.socket.writeQueue!;
+  }
 
   /** Write what {@linkcode ConnectionHost.holdOutput} held, now that it is committed. */
   releaseOutput(): void {

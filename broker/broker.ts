@@ -338,6 +338,8 @@ class MqBroker implements Broker, ConnectionHost {
   #rNow = 0;
   #rCount = 0;
   #rForms: Form[] = [];
+  /** The message being routed has one receiver (no shared template needed). */
+  #rSingle = false;
   /** The connection whose PUBLISH is being routed (the one back pressure would pause). */
   #rFrom: Connection | undefined;
   /** Connections that publishers wait for (back pressure); checked for stalls by the sweep. */
@@ -1592,21 +1594,30 @@ class MqBroker implements Broker, ConnectionHost {
   }
 
   #route(origin: string | undefined, packet: PublishPacket, now: number): number {
-    // Save the state of an outer publish (an in-process handler may publish).
-    const saved = [this.#rPacket, this.#rOrigin, this.#rProperties, this.#rNow, this.#rCount];
+    // An in-process subscriber may publish while a message is routed: only then is the outer
+    // state saved (top-level routing allocates no arrays of its own).
+    const nested = this.#rPacket !== undefined;
+    const saved = nested
+      ? [this.#rPacket, this.#rOrigin, this.#rProperties, this.#rNow, this.#rCount]
+      : undefined;
     const savedForms = this.#rForms;
     this.#rPacket = packet;
     this.#rOrigin = origin;
     this.#rProperties = passOn(packet.properties);
     this.#rNow = now;
     this.#rCount = 0;
-    this.#rForms = [];
+    if (nested) this.#rForms = [];
+    else savedForms.length = 0;
     const seq = ++this.#seq;
     const hits = this.#v3Hits;
     const base = hits.length;
     const topic = packet.topic;
+    this.#rSingle = false;
     try {
       this.#subscriptions.match(topic, this.#visit);
+      // A message for one client only is encoded when sent, straight into its socket's write
+      // queue where the adapter offers one; for several, once into a shared template.
+      this.#rSingle = hits.length - base === 1 && this.#sharedCount === 0;
       // One copy per client at the highest QoS of its matching subscriptions: MQTT 3.x
       // [MQTT-3.3.5-1]; MQTT 5 [MQTT-3.3.4-2] with every matching subscription's identifier
       // [MQTT-3.3.4-3] [MQTT-3.3.4-4], unless allow_duplicate_messages asks for one each.
@@ -1630,13 +1641,18 @@ class MqBroker implements Broker, ConnectionHost {
       hits.length = base;
       this.#rForms = savedForms;
       this.#detachedFrom = this.#detachedTo = undefined;
-      [this.#rPacket, this.#rOrigin, this.#rProperties, this.#rNow, this.#rCount] = saved as [
-        PublishPacket | undefined,
-        string | undefined,
-        Properties | undefined,
-        number,
-        number,
-      ];
+      if (saved === undefined) {
+        savedForms.length = 0;
+        this.#rPacket = this.#rOrigin = this.#rProperties = undefined;
+      } else {
+        [this.#rPacket, this.#rOrigin, this.#rProperties, this.#rNow, this.#rCount] = saved as [
+          PublishPacket | undefined,
+          string | undefined,
+          Properties | undefined,
+          number,
+          number,
+        ];
+      }
     }
   }
 
@@ -1758,6 +1774,11 @@ class MqBroker implements Broker, ConnectionHost {
           packet,
           ids.length === 0 ? properties : { ...properties, subscriptionIdentifiers: [...ids] },
         );
+      }
+      if (this.#rSingle) {
+        this.#rSingle = false;
+        this.#deliver(record, packet, this.#rNow);
+        return;
       }
       try {
         tagPublish(packet, v5);

@@ -176,6 +176,65 @@ export function encodePacket(packet: Packet, version: ProtocolVersion): Uint8Arr
 }
 
 /**
+ * Where {@linkcode encodePacketTo} writes: a buffer that makes room on demand, such as a
+ * socket's write queue.
+ */
+export interface EncodeTarget {
+  /**
+   * Make room for `size` bytes and return the offset in {@linkcode EncodeTarget.buffer}
+   * where they go.
+   */
+  reserve(size: number): number;
+  /** The buffer, read after `reserve()`. */
+  readonly buffer: Uint8Array;
+}
+
+/**
+ * Encode a packet straight into a target's buffer (no buffer of its own): the target
+ * reserves exactly its size. The packet is validated first: on error nothing is reserved.
+ *
+ * @example Encode two packets back to back into a growing buffer
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacketTo, type EncodeTarget } from "./encode.ts";
+ * let buffer = new Uint8Array(0);
+ * const target: EncodeTarget = {
+ *   get buffer() {
+ *     return buffer;
+ *   },
+ *   reserve(size) {
+ *     const at = buffer.length;
+ *     const next = new Uint8Array(at + size);
+ *     next.set(buffer);
+ *     buffer = next;
+ *     return at;
+ *   },
+ * };
+ * assert.equal(encodePacketTo({ type: "pingresp" }, 4, target), 2);
+ * assert.equal(encodePacketTo({ type: "puback", packetId: 10 }, 4, target), 4);
+ * assert.deepEqual(buffer, new Uint8Array([0xd0, 0x00, 0x40, 0x02, 0x00, 0x0a]));
+ * ```
+ *
+ * @param packet The packet.
+ * @param version The protocol version to encode for.
+ * @param target Where to write.
+ * @returns The size written, in bytes.
+ * @throws {TypeError} When the packet is malformed or breaks a rule of the protocol.
+ * @throws {RangeError} When a value is out of range or the packet is too large.
+ */
+export function encodePacketTo(
+  packet: Packet,
+  version: ProtocolVersion,
+  target: EncodeTarget,
+): number {
+  const remaining = measure(packet, version, measureServerOnly);
+  const total = 1 + varintSize(remaining) + remaining;
+  const offset = target.reserve(total);
+  write(packet, version, target.buffer, offset, remaining, writeServerOnly);
+  return total;
+}
+
+/**
  * As {@linkcode packetSize}, for the packets a client sends: CONNECT, PUBLISH, PUBACK,
  * PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT and AUTH. A client
  * bundle that uses only the client functions leaves out the code of the other packets.

@@ -247,6 +247,21 @@ class BunSocket implements Socket {
     return false;
   }
 
+  reserve(size: number): number {
+    if (this.#end + size > this.#out.length) this.#makeRoom(size);
+    const offset = this.#end;
+    this.#end += size;
+    if (!this.#scheduled && !this.#blocked) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flush);
+    }
+    return offset;
+  }
+
+  get writeQueue(): Uint8Array {
+    return this.#out;
+  }
+
   close(): void {
     if (this.#state !== OPEN) return;
     this.#state = CLOSING;

@@ -58,6 +58,17 @@ export interface Socket {
    */
   write(data: Uint8Array): boolean;
   /**
+   * Optional, offered by adapters that gather a turn's writes in a queue of their own: make
+   * room for `size` bytes at the end of that queue and return their offset in
+   * {@linkcode Socket.writeQueue}. The caller fills them at once, before anything else writes
+   * to the socket, then calls `write()` with an empty array, whose result says whether to
+   * wait for `onDrain`. It saves encoding into a buffer of its own and copying that. Only for
+   * an open socket (`closed` is `false`).
+   */
+  reserve?(size: number): number;
+  /** With `reserve()`: the queue its offsets point into (read after each `reserve()`). */
+  readonly writeQueue?: Uint8Array;
+  /**
    * Close the socket after flushing queued writes. Idempotent. `onClose` fires once the
    * socket is fully closed.
    */
