@@ -281,6 +281,26 @@ export class Connection implements EncodeTarget {
 
   #gated: Uint8Array[] | undefined;
 
+  /**
+   * Write a QoS 0 PUBLISH already encoded for this connection's protocol level (a retained
+   * message's stored form); not for a connection whose output a store may hold.
+   *
+   * @param packet The message (for counters and logs).
+   * @param bytes Its encoding.
+   */
+  sendEncoded(packet: PublishPacket, bytes: Uint8Array): void {
+    if (this.ended || this.#socketClosed) return;
+    const counters = this.#host.counters;
+    counters.publishSent++;
+    counters.publishBytesSent += packet.payload.length;
+    counters.messagesSent++;
+    counters.bytesSent += bytes.length;
+    if (this.#host.debug) {
+      this.#host.log("debug", `Sending ${describe({ ...packet, qos: 0 })} to ${this.label}`);
+    }
+    if (!this.socket.write(bytes)) this.congested = true;
+  }
+
   // Whether a packet may be encoded straight into the socket's write queue (the adapter
   // offers one, and no store holds output back).
   get #direct(): boolean {

@@ -140,6 +140,12 @@ export interface RetainedMessage {
   readonly packet: PublishPacket;
   /** When it was stored, in ms. */
   readonly storedAt: number;
+  /**
+   * The MQTT 3.x QoS 0 PUBLISH with retain set, encoded when stored (the packet's payload
+   * is a view into it), so that a new subscription's retained messages are copied, not
+   * encoded. Absent when the message has properties.
+   */
+  readonly wire?: Uint8Array;
 }
 
 /** The broker's counters. */

@@ -23,6 +23,7 @@ import {
   validateTopicFilter,
   validateTopicName,
   type Will,
+  writePacket,
 } from "../protocol/mod.ts";
 import { type SharedGroup, SubscriptionTrie } from "./subscription_trie.ts";
 import { RetainedTrie } from "./retained_trie.ts";
@@ -1336,6 +1337,7 @@ class MqBroker implements Broker, ConnectionHost {
     const max = this.#options.maxQueuedMessages;
     const room = max === 0 ? Infinity : Math.max(1, max >> 1);
     const now = Date.now();
+    const fast = record.authorize === undefined && record.mount === "" && !this.persisting;
     while (backlog.length > 0) {
       const batch = backlog[0]!;
       while (batch.index < batch.items.length) {
@@ -1343,7 +1345,16 @@ class MqBroker implements Broker, ConnectionHost {
         const [topic, message] = batch.items[batch.index++]!;
         // Replaced or cleared since: the subscription already got the newer one live.
         if (this.#retained.get(topic) !== message) continue;
-        this.#sendOneRetained(batch.sub, topic, message, now);
+        const wire = message.wire;
+        if (
+          wire !== undefined && record.version !== 5 && fast &&
+          (batch.sub.qos === 0 || message.packet.qos === 0)
+        ) {
+          // MQTT 3.x at QoS 0: the PUBLISH encoded when stored, copied to the socket.
+          connection.sendEncoded(message.packet, wire);
+        } else {
+          this.#sendOneRetained(batch.sub, topic, message, now);
+        }
       }
       backlog.shift();
     }
@@ -1567,18 +1578,33 @@ class MqBroker implements Broker, ConnectionHost {
         const stored: PublishPacket = {
           type: "publish",
           topic: packet.topic,
-          // A decoded payload may be a view into a shared 32 KiB slab (protocol/_pool.ts);
-          // a retained message lives long, so it keeps its own copy and pins no slab.
-          payload: packet.payload.slice(),
+          payload: packet.payload,
           qos: packet.qos,
           retain: true,
           dup: false,
         };
-        withProperties(stored, passOn(packet.properties));
+        const properties = passOn(packet.properties);
+        withProperties(stored, properties);
+        // A decoded payload may be a view into a shared 32 KiB slab (protocol/_pool.ts);
+        // a retained message lives long, so it keeps its own copy and pins no slab. Without
+        // properties that copy is the MQTT 3.x QoS 0 PUBLISH itself, sent as it is to new
+        // subscriptions (#pumpRetained).
+        let wire: Uint8Array | undefined;
+        if (properties === undefined) {
+          const encoded: PublishPacket = { ...stored, qos: 0 };
+          wire = new Uint8Array(packetSize(encoded, 4));
+          writePacket(encoded, 4, wire, 0);
+          stored.payload = wire.subarray(wire.length - packet.payload.length);
+        } else {
+          stored.payload = packet.payload.slice();
+        }
         const old = this.#retained.get(packet.topic);
         if (old !== undefined) this.#retainedBytes -= old.packet.payload.byteLength;
         this.#retainedBytes += stored.payload.byteLength;
-        this.#retained.set(packet.topic, { packet: stored, storedAt: now });
+        const message: RetainedMessage = wire === undefined
+          ? { packet: stored, storedAt: now }
+          : { packet: stored, storedAt: now, wire };
+        this.#retained.set(packet.topic, message);
         if (this.#store !== undefined) {
           this.#retainedChanged(packet.topic, { packet: stored, storedAt: now });
         }

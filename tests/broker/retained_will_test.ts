@@ -33,6 +33,44 @@ describe("broker retained messages", () => {
   );
 
   test(
+    "startBroker() sends MQTT 3.1.1 QoS 0 subscribers retained messages from the form encoded when stored, QoS 1 ones encoded anew, and follows replacements",
+    T,
+    async (t) => {
+      const broker = await brokerFor(t);
+      const pub = RawClient.memory(t, broker, 4);
+      await pub.connect("pub");
+      pub.publish("r/q1", "kept at QoS 1", { qos: 1, retain: true });
+      await pub.next("puback");
+      broker.publish("r/q0", new Uint8Array(300).fill(7), { retain: true });
+      const q0 = RawClient.memory(t, broker, 4);
+      await q0.connect("q0");
+      await q0.subscribe(["r/#"], { qos: 0 });
+      const got = [await q0.next("publish"), await q0.next("publish")]
+        .sort((a, b) => a.topic.localeCompare(b.topic));
+      assert.deepEqual(got.map((p) => [p.topic, p.qos, p.retain, p.payload.length]), [
+        ["r/q0", 0, true, 300],
+        ["r/q1", 0, true, 13],
+      ]);
+      assert.equal(text(got[1]!.payload), "kept at QoS 1");
+      // A QoS 1 subscription still gets QoS 1 with a packet id (encoded per delivery).
+      const q1 = RawClient.memory(t, broker, 4);
+      await q1.connect("q1");
+      await q1.subscribe(["r/q1"], { qos: 1 });
+      const message = await q1.next("publish");
+      assert.equal(message.qos, 1);
+      assert.equal(message.retain, true);
+      assert.equal(text(message.payload), "kept at QoS 1");
+      // Replaced: the new one goes out, the stored form follows the replacement.
+      broker.publish("r/q0", "short", { retain: true });
+      const again = RawClient.memory(t, broker, 4);
+      await again.connect("again");
+      await again.subscribe(["r/q0"], { qos: 0 });
+      assert.equal(text((await again.next("publish")).payload), "short");
+      assert.deepEqual(await again.drain(30), []);
+    },
+  );
+
+  test(
     "startBroker() clears a retained message on an empty retained payload [MQTT-3.3.1-10]",
     T,
     async (t) => {
