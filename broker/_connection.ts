@@ -282,8 +282,9 @@ export class Connection implements EncodeTarget {
   #gated: Uint8Array[] | undefined;
 
   /**
-   * Write a QoS 0 PUBLISH already encoded for this connection's protocol level (a retained
-   * message's stored form); not for a connection whose output a store may hold.
+   * Write a QoS 0 PUBLISH encoded for MQTT 3.x without properties (a retained message's
+   * stored form), adding the empty Property Length for MQTT 5; not for a connection whose
+   * output a store may hold.
    *
    * @param packet The message (for counters and logs).
    * @param bytes Its encoding.
@@ -294,11 +295,49 @@ export class Connection implements EncodeTarget {
     counters.publishSent++;
     counters.publishBytesSent += packet.payload.length;
     counters.messagesSent++;
-    counters.bytesSent += bytes.length;
     if (this.#host.debug) {
       this.#host.log("debug", `Sending ${describe({ ...packet, qos: 0 })} to ${this.label}`);
     }
-    if (!this.socket.write(bytes)) this.congested = true;
+    if (this.version !== 5) {
+      counters.bytesSent += bytes.length;
+      if (!this.socket.write(bytes)) this.congested = true;
+      return;
+    }
+    // MQTT 5 adds one byte, the empty Property Length, after the Topic Name.
+    let p = 1;
+    let remaining = 0;
+    for (let shift = 0;; shift += 7) {
+      const b = bytes[p++]!;
+      remaining += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) break;
+    }
+    const topicEnd = p + 2 + ((bytes[p]! << 8) | bytes[p + 1]!);
+    const length = remaining + 1;
+    const header = 1 + (length < 128 ? 1 : length < 16_384 ? 2 : length < 2_097_152 ? 3 : 4);
+    const size = header + length;
+    counters.bytesSent += size;
+    let out: Uint8Array;
+    let at: number;
+    if (this.#direct) {
+      at = this.socket.reserve!(size);
+      out = this.socket.writeQueue!;
+    } else {
+      out = new Uint8Array(size);
+      at = 0;
+    }
+    out[at++] = bytes[0]!;
+    let rest = length;
+    do {
+      const b = rest % 128;
+      rest = Math.floor(rest / 128);
+      out[at++] = rest > 0 ? b | 0x80 : b;
+    } while (rest > 0);
+    out.set(bytes.subarray(p, topicEnd), at);
+    at += topicEnd - p;
+    out[at++] = 0;
+    out.set(bytes.subarray(topicEnd), at);
+    const written = this.#direct ? this.socket.write(NOTHING) : this.socket.write(out);
+    if (!written) this.congested = true;
   }
 
   // Whether a packet may be encoded straight into the socket's write queue (the adapter

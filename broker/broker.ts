@@ -1338,6 +1338,11 @@ class MqBroker implements Broker, ConnectionHost {
     const room = max === 0 ? Infinity : Math.max(1, max >> 1);
     const now = Date.now();
     const fast = record.authorize === undefined && record.mount === "" && !this.persisting;
+    // [MQTT-3.1.2-25]: an MQTT 5 client's Maximum Packet Size (the stored form plus the
+    // Property Length byte, plus one more when the Remaining Length grows a byte).
+    const maxPacket = record.session.clientMaximumPacketSize;
+    const fits = (wire: Uint8Array): boolean =>
+      maxPacket === undefined || wire.length + 2 <= maxPacket;
     while (backlog.length > 0) {
       const batch = backlog[0]!;
       while (batch.index < batch.items.length) {
@@ -1347,10 +1352,10 @@ class MqBroker implements Broker, ConnectionHost {
         if (this.#retained.get(topic) !== message) continue;
         const wire = message.wire;
         if (
-          wire !== undefined && record.version !== 5 && fast &&
-          (batch.sub.qos === 0 || message.packet.qos === 0)
+          wire !== undefined && fast && (batch.sub.qos === 0 || message.packet.qos === 0) &&
+          (record.version !== 5 || (batch.sub.identifier === 0 && fits(wire)))
         ) {
-          // MQTT 3.x at QoS 0: the PUBLISH encoded when stored, copied to the socket.
+          // QoS 0 without properties: the PUBLISH encoded when stored, copied to the socket.
           connection.sendEncoded(message.packet, wire);
         } else {
           this.#sendOneRetained(batch.sub, topic, message, now);

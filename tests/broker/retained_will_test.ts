@@ -1,9 +1,20 @@
-import { describe, test } from "../_testing.ts";
+import { describe, test, type TestContext } from "../_testing.ts";
+import type { Broker } from "../../broker/types.ts";
 import assert from "node:assert/strict";
 import type { Subscription } from "../../protocol/mod.ts";
 import { brokerFor, bytes, RawClient, text } from "./_client.ts";
 
 const T = { timeout: 10_000 };
+
+function open(
+  t: TestContext,
+  broker: Broker,
+  transport: "memory" | "tcp",
+): Promise<RawClient> {
+  return transport === "tcp"
+    ? RawClient.tcp(t, broker, 5)
+    : Promise.resolve(RawClient.memory(t, broker, 5));
+}
 
 function sub5(filter: string, retainHandling: 0 | 1 | 2): Subscription {
   return { filter, qos: 1, noLocal: false, retainAsPublished: false, retainHandling };
@@ -69,6 +80,44 @@ describe("broker retained messages", () => {
       assert.deepEqual(await again.drain(30), []);
     },
   );
+
+  for (const transport of ["memory", "tcp"] as const) {
+    test(
+      `startBroker() sends MQTT 5 QoS 0 subscribers the stored form with a Property Length added, a Remaining Length that grows a byte included (${transport})`,
+      T,
+      async (t) => {
+        const broker = await brokerFor(t);
+        // "r/edge" takes 8 bytes and the payload 119: 127 as MQTT 3.x, 128 (two bytes) as MQTT 5.
+        const edge = new Uint8Array(119).map((_, i) => i);
+        broker.publish("r/edge", edge, { retain: true });
+        broker.publish("r/big", new Uint8Array(20_000).fill(9), { retain: true });
+        const sub = await open(t, broker, transport);
+        await sub.connect("v5");
+        await sub.subscribe([{ ...sub5("r/#", 0), qos: 0 }]);
+        const got = [await sub.next("publish"), await sub.next("publish")]
+          .sort((a, b) => a.topic.localeCompare(b.topic));
+        assert.deepEqual(got.map((p) => [p.topic, p.qos, p.retain, p.properties]), [
+          ["r/big", 0, true, undefined],
+          ["r/edge", 0, true, undefined],
+        ]);
+        assert.deepEqual(got[1]!.payload, edge);
+        assert.deepEqual(got[0]!.payload, new Uint8Array(20_000).fill(9));
+        // With a subscription identifier the message is encoded with it.
+        const ids = await open(t, broker, transport);
+        await ids.connect("ids");
+        await ids.subscribe([{ ...sub5("r/edge", 0), qos: 0 }], { identifier: 7 });
+        const tagged = await ids.next("publish");
+        assert.deepEqual(tagged.properties?.subscriptionIdentifiers, [7]);
+        assert.deepEqual(tagged.payload, edge);
+        // A Maximum Packet Size below the big one: only the small one is sent [MQTT-3.1.2-25].
+        const small = await open(t, broker, transport);
+        await small.connect("small", { properties: { maximumPacketSize: 1000 } });
+        await small.subscribe([{ ...sub5("r/#", 0), qos: 0 }]);
+        assert.equal((await small.next("publish")).topic, "r/edge");
+        assert.deepEqual(await small.drain(50), []);
+      },
+    );
+  }
 
   test(
     "startBroker() clears a retained message on an empty retained payload [MQTT-3.3.1-10]",
