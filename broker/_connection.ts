@@ -616,7 +616,7 @@ export class Connection implements EncodeTarget {
 
   /** Retained messages still to send for new subscriptions, as the socket takes them. */
   retainedBacklog:
-    | { items: [string, RetainedMessage][]; index: number; sub: ClientSubscription }[]
+    | { items: RetainedMessage[]; index: number; sub: ClientSubscription }[]
     | undefined;
 
   /**

@@ -146,6 +146,8 @@ export interface RetainedMessage {
    * encoded. Absent when the message has properties.
    */
   readonly wire?: Uint8Array;
+  /** Set once the topic's retained message was replaced or removed (backlogs skip it). */
+  replaced?: boolean;
 }
 
 /** The broker's counters. */

@@ -1347,9 +1347,9 @@ class MqBroker implements Broker, ConnectionHost {
       const batch = backlog[0]!;
       while (batch.index < batch.items.length) {
         if (connection.congested || record.session.queuedCount >= room) return;
-        const [topic, message] = batch.items[batch.index++]!;
+        const message = batch.items[batch.index++]!;
         // Replaced or cleared since: the subscription already got the newer one live.
-        if (this.#retained.get(topic) !== message) continue;
+        if (message.replaced === true) continue;
         const wire = message.wire;
         if (
           wire !== undefined && fast && (batch.sub.qos === 0 || message.packet.qos === 0) &&
@@ -1358,7 +1358,7 @@ class MqBroker implements Broker, ConnectionHost {
           // QoS 0 without properties: the PUBLISH encoded when stored, copied to the socket.
           connection.sendEncoded(message.packet, wire);
         } else {
-          this.#sendOneRetained(batch.sub, topic, message, now);
+          this.#sendOneRetained(batch.sub, message.packet.topic, message, now);
         }
       }
       backlog.shift();
@@ -1395,20 +1395,27 @@ class MqBroker implements Broker, ConnectionHost {
     this.#deliver(record, packet, now);
   }
 
-  #matchRetained(filter: string, now: number): [string, RetainedMessage][] {
-    const found: [string, RetainedMessage][] = [];
-    this.#retained.match(filter, (topic, message) => void found.push([topic, message]));
-    // Drop expired ones [MQTT-3.3.2-5]
-    return found.filter(([topic, message]) => {
-      const p = this.#remainingExpiry(message, now);
-      if (p === null) {
+  #matchRetained(filter: string, now: number): RetainedMessage[] {
+    const found: RetainedMessage[] = [];
+    this.#retained.match(filter, (_topic, message) => void found.push(message));
+    // Drop expired ones [MQTT-3.3.2-5] (only a message with properties can expire).
+    let kept = 0;
+    for (let i = 0; i < found.length; i++) {
+      const message = found[i]!;
+      if (
+        message.packet.properties !== undefined && this.#remainingExpiry(message, now) === null
+      ) {
+        const topic = message.packet.topic;
         this.#retainedBytes -= message.packet.payload.byteLength;
         this.#retained.delete(topic);
+        message.replaced = true;
         if (this.#store !== undefined) this.#retainedChanged(topic, null);
-        return false;
+      } else {
+        found[kept++] = message;
       }
-      return true;
-    });
+    }
+    found.length = kept;
+    return found;
   }
 
   // The message's properties with the expiry reduced by the time it was stored [MQTT-3.3.2-6],
@@ -1574,7 +1581,10 @@ class MqBroker implements Broker, ConnectionHost {
       if (packet.payload.length === 0) {
         // [MQTT-3.3.1-6], [MQTT-3.3.1-7]: an empty retained message clears the topic
         const old = this.#retained.get(packet.topic);
-        if (old !== undefined) this.#retainedBytes -= old.packet.payload.byteLength;
+        if (old !== undefined) {
+          this.#retainedBytes -= old.packet.payload.byteLength;
+          old.replaced = true;
+        }
         this.#retained.delete(packet.topic);
         if (this.#store !== undefined && old !== undefined) {
           this.#retainedChanged(packet.topic, null);
@@ -1604,7 +1614,10 @@ class MqBroker implements Broker, ConnectionHost {
           stored.payload = packet.payload.slice();
         }
         const old = this.#retained.get(packet.topic);
-        if (old !== undefined) this.#retainedBytes -= old.packet.payload.byteLength;
+        if (old !== undefined) {
+          this.#retainedBytes -= old.packet.payload.byteLength;
+          old.replaced = true;
+        }
         this.#retainedBytes += stored.payload.byteLength;
         const message: RetainedMessage = wire === undefined
           ? { packet: stored, storedAt: now }
@@ -2319,9 +2332,9 @@ class MqBroker implements Broker, ConnectionHost {
     };
     this.#local.add(id, filter, sub);
     if ((options.retainHandling ?? 0) === 0) {
-      for (const [topic, message] of this.#matchRetained(filter, Date.now())) {
+      for (const message of this.#matchRetained(filter, Date.now())) {
         const m: BrokerMessage = {
-          topic,
+          topic: message.packet.topic,
           payload: message.packet.payload,
           qos: minQos(message.packet.qos, qos),
           retain: true,
