@@ -282,62 +282,97 @@ export class Connection implements EncodeTarget {
   #gated: Uint8Array[] | undefined;
 
   /**
-   * Write a QoS 0 PUBLISH encoded for MQTT 3.x without properties (a retained message's
-   * stored form), adding the empty Property Length for MQTT 5; not for a connection whose
-   * output a store may hold.
+   * Write retained messages from their stored form (an MQTT 3.x QoS 0 PUBLISH without
+   * properties, {@linkcode RetainedMessage.wire}), from `items[index]` on, while the socket
+   * takes them: as they are for MQTT 3.x, with the empty Property Length added for MQTT 5.
+   * Replaced ones are skipped. Stops at a message that needs encoding (no stored form, QoS
+   * above 0 for a QoS 1/2 subscription, beyond the client's Maximum Packet Size), which the
+   * caller sends, or once the socket is congested. Not for a connection whose output a
+   * store may hold.
    *
-   * @param packet The message (for counters and logs).
-   * @param bytes Its encoding.
+   * @param items The backlog.
+   * @param index Where to start.
+   * @param qos The subscription's QoS.
+   * @param maxPacket The client's Maximum Packet Size, if any.
+   * @returns The index of the first message not handled.
    */
-  sendEncoded(packet: PublishPacket, bytes: Uint8Array): void {
-    if (this.ended || this.#socketClosed) return;
+  sendStored(
+    items: readonly RetainedMessage[],
+    index: number,
+    qos: number,
+    maxPacket: number | undefined,
+  ): number {
+    if (this.ended || this.#socketClosed) return items.length;
     const counters = this.#host.counters;
-    counters.publishSent++;
-    counters.publishBytesSent += packet.payload.length;
-    counters.messagesSent++;
-    if (this.#host.debug) {
-      this.#host.log("debug", `Sending ${describe({ ...packet, qos: 0 })} to ${this.label}`);
+    const socket = this.socket;
+    const v5 = this.version === 5;
+    const direct = v5 && this.#direct;
+    while (index < items.length) {
+      const message = items[index]!;
+      const wire = message.wire;
+      if (message.replaced === true) {
+        index++;
+        continue;
+      }
+      if (
+        wire === undefined || (qos !== 0 && message.packet.qos !== 0) ||
+        (v5 && maxPacket !== undefined && wire.length + 2 > maxPacket)
+      ) {
+        return index;
+      }
+      index++;
+      counters.publishSent++;
+      counters.publishBytesSent += message.packet.payload.length;
+      counters.messagesSent++;
+      if (this.#host.debug) {
+        const packet = { ...message.packet, qos: 0 as const };
+        this.#host.log("debug", `Sending ${describe(packet)} to ${this.label}`);
+      }
+      let written: boolean;
+      if (!v5) {
+        counters.bytesSent += wire.length;
+        written = socket.write(wire);
+      } else {
+        // The Remaining Length grows by one, the Property Length byte after the Topic Name.
+        let p = 1;
+        let remaining = 0;
+        for (let shift = 0;; shift += 7) {
+          const b = wire[p++]!;
+          remaining += (b & 0x7f) * 2 ** shift;
+          if (b < 0x80) break;
+        }
+        const topicEnd = p + 2 + ((wire[p]! << 8) | wire[p + 1]!);
+        const length = remaining + 1;
+        const size = 1 + (length < 128 ? 1 : length < 16_384 ? 2 : length < 2_097_152 ? 3 : 4) +
+          length;
+        counters.bytesSent += size;
+        let out: Uint8Array;
+        let at: number;
+        if (direct) {
+          at = socket.reserve!(size);
+          out = socket.writeQueue!;
+        } else {
+          out = new Uint8Array(size);
+          at = 0;
+        }
+        out[at++] = wire[0]!;
+        let rest = length;
+        do {
+          const b = rest % 128;
+          rest = Math.floor(rest / 128);
+          out[at++] = rest > 0 ? b | 0x80 : b;
+        } while (rest > 0);
+        for (let i = p; i < topicEnd; i++) out[at++] = wire[i]!;
+        out[at++] = 0;
+        out.set(wire.subarray(topicEnd), at);
+        written = socket.write(direct ? NOTHING : out);
+      }
+      if (!written) {
+        this.congested = true;
+        return index;
+      }
     }
-    if (this.version !== 5) {
-      counters.bytesSent += bytes.length;
-      if (!this.socket.write(bytes)) this.congested = true;
-      return;
-    }
-    // MQTT 5 adds one byte, the empty Property Length, after the Topic Name.
-    let p = 1;
-    let remaining = 0;
-    for (let shift = 0;; shift += 7) {
-      const b = bytes[p++]!;
-      remaining += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) break;
-    }
-    const topicEnd = p + 2 + ((bytes[p]! << 8) | bytes[p + 1]!);
-    const length = remaining + 1;
-    const header = 1 + (length < 128 ? 1 : length < 16_384 ? 2 : length < 2_097_152 ? 3 : 4);
-    const size = header + length;
-    counters.bytesSent += size;
-    let out: Uint8Array;
-    let at: number;
-    if (this.#direct) {
-      at = this.socket.reserve!(size);
-      out = this.socket.writeQueue!;
-    } else {
-      out = new Uint8Array(size);
-      at = 0;
-    }
-    out[at++] = bytes[0]!;
-    let rest = length;
-    do {
-      const b = rest % 128;
-      rest = Math.floor(rest / 128);
-      out[at++] = rest > 0 ? b | 0x80 : b;
-    } while (rest > 0);
-    out.set(bytes.subarray(p, topicEnd), at);
-    at += topicEnd - p;
-    out[at++] = 0;
-    out.set(bytes.subarray(topicEnd), at);
-    const written = this.#direct ? this.socket.write(NOTHING) : this.socket.write(out);
-    if (!written) this.congested = true;
+    return index;
   }
 
   // Whether a packet may be encoded straight into the socket's write queue (the adapter

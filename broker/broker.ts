@@ -1337,29 +1337,25 @@ class MqBroker implements Broker, ConnectionHost {
     const max = this.#options.maxQueuedMessages;
     const room = max === 0 ? Infinity : Math.max(1, max >> 1);
     const now = Date.now();
-    const fast = record.authorize === undefined && record.mount === "" && !this.persisting;
-    // [MQTT-3.1.2-25]: an MQTT 5 client's Maximum Packet Size (the stored form plus the
-    // Property Length byte, plus one more when the Remaining Length grows a byte).
+    // Stored forms are copied as they are (Connection.sendStored) unless something must
+    // be checked or added per message: authorization, a mount point, a store holding output,
+    // a subscription identifier.
+    const stored = record.authorize === undefined && record.mount === "" && !this.persisting;
     const maxPacket = record.session.clientMaximumPacketSize;
-    const fits = (wire: Uint8Array): boolean =>
-      maxPacket === undefined || wire.length + 2 <= maxPacket;
     while (backlog.length > 0) {
       const batch = backlog[0]!;
-      while (batch.index < batch.items.length) {
+      const { items, sub } = batch;
+      const copy = stored && (record.version !== 5 || sub.identifier === 0);
+      while (batch.index < items.length) {
         if (connection.congested || record.session.queuedCount >= room) return;
-        const message = batch.items[batch.index++]!;
+        if (copy) {
+          batch.index = connection.sendStored(items, batch.index, sub.qos, maxPacket);
+          if (batch.index >= items.length || connection.congested) continue;
+        }
+        const message = items[batch.index++]!;
         // Replaced or cleared since: the subscription already got the newer one live.
         if (message.replaced === true) continue;
-        const wire = message.wire;
-        if (
-          wire !== undefined && fast && (batch.sub.qos === 0 || message.packet.qos === 0) &&
-          (record.version !== 5 || (batch.sub.identifier === 0 && fits(wire)))
-        ) {
-          // QoS 0 without properties: the PUBLISH encoded when stored, copied to the socket.
-          connection.sendEncoded(message.packet, wire);
-        } else {
-          this.#sendOneRetained(batch.sub, message.packet.topic, message, now);
-        }
+        this.#sendOneRetained(sub, message.packet.topic, message, now);
       }
       backlog.shift();
     }
