@@ -103,7 +103,7 @@ function getDeno(): DenoNamespace {
 /** Size of the reusable read buffer. */
 const READ_SIZE = 64 * 1024;
 /** First read buffer of a socket; doubled (up to `READ_SIZE`) each time a read fills it. */
-const FIRST_READ_SIZE = 2 * 1024;
+const FIRST_READ_SIZE = 512;
 /** Queued bytes past which `write()` returns `false`. */
 const HIGH_WATER_MARK = 64 * 1024;
 /** Smallest write queue allocated. */
@@ -116,6 +116,14 @@ const CLOSING = 1;
 const CLOSED = 2;
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Emptied write queues, shared by every socket: a socket holds one only while it has bytes
+ * to write (or being written), so an idle connection keeps none (at most SPARE_BYTES kept).
+ */
+const spare: Uint8Array[] = [];
+let spareBytes = 0;
+const SPARE_BYTES = 1024 * 1024;
 
 function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
@@ -245,6 +253,15 @@ class DenoSocket implements Socket {
 
   #makeRoom(n: number): void {
     const queued = this.#end - this.#start;
+    if (queued === 0 && this.#out.length === 0 && spare.length > 0) {
+      const buffer = spare.pop()!;
+      spareBytes -= buffer.length;
+      if (buffer.length >= n) {
+        this.#out = buffer;
+        this.#start = this.#end = 0;
+        return;
+      }
+    }
     if (this.#inflight === 0 && queued + n <= this.#out.length) {
       this.#out.copyWithin(0, this.#start, this.#end);
     } else {
@@ -272,7 +289,12 @@ class DenoSocket implements Socket {
         this.#start += written;
         if (this.#start === this.#end) {
           this.#start = this.#end = 0;
-          if (this.#out.length > MAX_IDLE_BUFFER) this.#out = EMPTY;
+          const out = this.#out;
+          this.#out = EMPTY;
+          if (out.length <= MAX_IDLE_BUFFER && spareBytes + out.length <= SPARE_BYTES) {
+            spare.push(out);
+            spareBytes += out.length;
+          }
         }
       }
     } catch (error) {
