@@ -144,18 +144,17 @@ class BunSocket implements Socket {
   #scheduled = false;
   #blocked = false;
   #needDrain = false;
-  #local: SocketAddress;
+  /** Read from Bun on first use (the broker never asks). */
+  #local: SocketAddress | undefined;
   #remote: SocketAddress;
+  /** Whether Bun's socket is paused (pause() was called on it and not undone). */
+  #rawPaused = false;
 
-  constructor(raw: BunRawSocket, encrypted: boolean, handshaking: boolean, path?: string) {
+  constructor(raw: BunRawSocket, encrypted: boolean, deferPause: boolean, path?: string) {
     this.#raw = raw;
     this.#encrypted = encrypted;
     const transport = path !== undefined ? "unix" : encrypted ? "tls" : "tcp";
-    this.#local = {
-      transport,
-      hostname: raw.localAddress ?? "",
-      port: raw.localPort ?? 0,
-    };
+    if (path !== undefined) this.#local = { transport, hostname: "", port: 0 };
     this.#remote = {
       transport,
       hostname: path ?? raw.remoteAddress ?? "",
@@ -163,13 +162,21 @@ class BunSocket implements Socket {
     };
     raw.setNoDelay?.(true);
     // Nothing is read until setHandlers(), so bytes wait in the kernel. A paused TLS socket
-    // cannot finish its handshake, so that one waits for hold().
-    if (!handshaking) raw.pause();
+    // cannot finish its handshake, and an accepted one usually gets its handlers at once:
+    // those wait for hold() (deferPause).
+    if (!deferPause) {
+      raw.pause();
+      this.#rawPaused = true;
+    }
   }
 
   /** Stop reading until the handlers are installed (once the TLS handshake is done). */
   static hold(socket: BunSocket): void {
-    if (!socket.#ready || socket.#paused) socket.#raw.pause();
+    if (socket.#state === CLOSED) return;
+    if (!socket.#ready || socket.#paused) {
+      socket.#raw.pause();
+      socket.#rawPaused = true;
+    }
   }
 
   /** The callbacks Bun calls; one set shared by every socket. */
@@ -216,7 +223,11 @@ class BunSocket implements Socket {
   }
 
   get localAddress(): SocketAddress {
-    return this.#local;
+    return this.#local ??= {
+      transport: this.#remote.transport,
+      hostname: this.#raw.localAddress ?? "",
+      port: this.#raw.localPort ?? 0,
+    };
   }
 
   setHandlers(handlers: SocketHandlers): void {
@@ -278,7 +289,10 @@ class BunSocket implements Socket {
   pause(): void {
     if (this.#paused) return;
     this.#paused = true;
-    if (this.#ready) this.#raw.pause();
+    if (this.#ready) {
+      this.#raw.pause();
+      this.#rawPaused = true;
+    }
   }
 
   resume(): void {
@@ -288,7 +302,10 @@ class BunSocket implements Socket {
   }
 
   #unpause(): void {
-    this.#raw.resume();
+    if (this.#rawPaused) {
+      this.#rawPaused = false;
+      this.#raw.resume();
+    }
     if (this.#held.length > 0) queueMicrotask(this.#deliverHeld);
   }
 
@@ -556,14 +573,18 @@ function listen(options: ListenOptions, onAccept: AcceptHandler): Promise<Listen
   const handler: BunSocketHandler = {
     ...BunSocket.events,
     open(raw: BunRawSocket): void {
-      // Without a handshake callback, Bun opens TLS sockets after the handshake.
-      const socket = new BunSocket(raw, encrypted, false);
+      // Without a handshake callback, Bun opens TLS sockets after the handshake. Not paused
+      // while onAccept() runs: a driver that installs its handlers at once (the broker)
+      // spares a pause and a resume; otherwise hold() pauses it until then.
+      const socket = new BunSocket(raw, encrypted, true);
       raw.data = socket;
       try {
         onAccept(socket);
       } catch (error) {
         socket.destroy(toError(error));
+        return;
       }
+      BunSocket.hold(socket);
     },
     close: BunSocket.closed,
   };
