@@ -235,7 +235,7 @@ class BunSocket implements Socket {
     if (this.#ready) return;
     this.#ready = true;
     if (this.#state === CLOSED) {
-      queueMicrotask(this.#notifyClose);
+      queueMicrotask(() => this.#notifyClose());
       return;
     }
     if (!this.#paused) this.#unpause();
@@ -250,7 +250,7 @@ class BunSocket implements Socket {
       this.#end += n;
       if (!this.#scheduled && !this.#blocked) {
         this.#scheduled = true;
-        queueMicrotask(this.#flush);
+        BunSocket.#schedule(this);
       }
     }
     if (this.#end - this.#start < HIGH_WATER_MARK) return true;
@@ -264,7 +264,7 @@ class BunSocket implements Socket {
     this.#end += size;
     if (!this.#scheduled && !this.#blocked) {
       this.#scheduled = true;
-      queueMicrotask(this.#flush);
+      BunSocket.#schedule(this);
     }
     return offset;
   }
@@ -306,15 +306,15 @@ class BunSocket implements Socket {
       this.#rawPaused = false;
       this.#raw.resume();
     }
-    if (this.#held.length > 0) queueMicrotask(this.#deliverHeld);
+    if (this.#held.length > 0) queueMicrotask(() => this.#deliverHeld());
   }
 
-  #deliverHeld = (): void => {
+  #deliverHeld(): void {
     const held = this.#held;
     if (held.length === 0 || this.#paused || this.#state === CLOSED) return;
     this.#held = EMPTY;
     this.#handlers?.onData?.(held);
-  };
+  }
 
   #onData(chunk: Uint8Array): void {
     if (this.#state === CLOSED) return;
@@ -351,9 +351,32 @@ class BunSocket implements Socket {
     this.#end = queued;
   }
 
-  #flush = (): void => {
-    this.#scheduled = false;
-    if (!this.#blocked) this.#flushQueue();
+  // Every socket written to in a turn is flushed by one microtask (no closure per socket).
+  static #pending: BunSocket[] = [];
+  static #flushing = false;
+
+  static #schedule(socket: BunSocket): void {
+    BunSocket.#pending.push(socket);
+    if (BunSocket.#flushing) return;
+    BunSocket.#flushing = true;
+    queueMicrotask(BunSocket.#flushAll);
+  }
+
+  static #flushAll = (): void => {
+    const pending = BunSocket.#pending;
+    // A drain handler may write to sockets, which join the list while it is walked.
+    for (let i = 0; i < pending.length; i++) {
+      const socket = pending[i]!;
+      socket.#scheduled = false;
+      try {
+        if (!socket.#blocked) socket.#flushQueue();
+      } catch (error) {
+        // A drain handler threw: that socket is done, the others still flush.
+        socket.destroy(toError(error));
+      }
+    }
+    pending.length = 0;
+    BunSocket.#flushing = false;
   };
 
   #flushQueue(): void {
@@ -392,16 +415,16 @@ class BunSocket implements Socket {
     this.#out = EMPTY;
     this.#held = EMPTY;
     this.#start = this.#end = 0;
-    if (this.#ready) queueMicrotask(this.#notifyClose);
+    if (this.#ready) queueMicrotask(() => this.#notifyClose());
   }
 
-  #notifyClose = (): void => {
+  #notifyClose(): void {
     if (this.#closeNotified) return;
     this.#closeNotified = true;
     const handlers = this.#handlers;
     this.#handlers = undefined;
     handlers?.onClose?.(this.#error);
-  };
+  }
 }
 
 /** ALPN protocol names in the wire format Bun takes: length-prefixed, concatenated. */
