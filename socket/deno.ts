@@ -231,6 +231,21 @@ class DenoSocket implements Socket {
     return false;
   }
 
+  reserve(size: number): number {
+    if (this.#end + size > this.#out.length) this.#makeRoom(size);
+    const offset = this.#end;
+    this.#end += size;
+    if (!this.#pumping && !this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#startPump);
+    }
+    return offset;
+  }
+
+  get writeQueue(): Uint8Array {
+    return this.#out;
+  }
+
   close(): void {
     if (this.#state !== OPEN) return;
     this.#state = CLOSING;

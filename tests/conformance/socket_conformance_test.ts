@@ -193,6 +193,38 @@ for (const entry of ADAPTERS) {
       assert.equal(receiver.checksum.value, checksum(data));
     });
 
+    test(
+      "reserve() (where offered) interleaves with write() in order and reports backpressure",
+      io,
+      async (t) => {
+        const adapter = await entry.load();
+        const { client, server } = await openConnection(t, adapter);
+        if (client.reserve === undefined) {
+          t.skip(`the ${entry.name} adapter offers no reserve()`);
+          return;
+        }
+        const receiver = new Recorder(server, { keep: true });
+        const data = pattern(3 * 64 * 1024, 4);
+        let offset = 0;
+        let refused = false;
+        // Alternate reserved and written pieces of 1,000 bytes.
+        for (let i = 0; offset < data.length; i++) {
+          const piece = data.subarray(offset, Math.min(offset + 1000, data.length));
+          if (i % 2 === 0) {
+            const at = client.reserve(piece.length);
+            client.writeQueue!.set(piece, at);
+            if (!client.write(new Uint8Array(0))) refused = true;
+          } else if (!client.write(piece)) {
+            refused = true;
+          }
+          offset += piece.length;
+        }
+        await receiver.untilReceived(data.length);
+        assert.equal(checksum(receiver.data()), checksum(data));
+        assert.ok(refused, "write() never reported the high-water mark");
+      },
+    );
+
     test("write() delivers 10,000 small writes complete and in order", io, async (t) => {
       const adapter = await entry.load();
       const { client, server } = await openConnection(t, adapter);
