@@ -17,6 +17,7 @@ import {
   ServerSession,
   type ServerSessionOptions,
 } from "../protocol/mod.ts";
+import { readVarint, varintSize, writeVarint } from "../protocol/varint.ts";
 import type {
   AuthPacket,
   ConnectPacket,
@@ -334,17 +335,11 @@ export class Connection implements EncodeTarget {
         written = socket.write(wire);
       } else {
         // The Remaining Length grows by one, the Property Length byte after the Topic Name.
-        let p = 1;
-        let remaining = 0;
-        for (let shift = 0;; shift += 7) {
-          const b = wire[p++]!;
-          remaining += (b & 0x7f) * 2 ** shift;
-          if (b < 0x80) break;
-        }
+        const remaining = readVarint(wire, 1, 5);
+        const p = 1 + varintSize(remaining);
         const topicEnd = p + 2 + ((wire[p]! << 8) | wire[p + 1]!);
         const length = remaining + 1;
-        const size = 1 + (length < 128 ? 1 : length < 16_384 ? 2 : length < 2_097_152 ? 3 : 4) +
-          length;
+        const size = 1 + varintSize(length) + length;
         counters.bytesSent += size;
         let out: Uint8Array;
         let at: number;
@@ -356,12 +351,7 @@ export class Connection implements EncodeTarget {
           at = 0;
         }
         out[at++] = wire[0]!;
-        let rest = length;
-        do {
-          const b = rest % 128;
-          rest = Math.floor(rest / 128);
-          out[at++] = rest > 0 ? b | 0x80 : b;
-        } while (rest > 0);
+        at = writeVarint(out, at, length);
         for (let i = p; i < topicEnd; i++) out[at++] = wire[i]!;
         out[at++] = 0;
         out.set(wire.subarray(topicEnd), at);
