@@ -546,6 +546,31 @@ async function connections(ctx: RunContext): Promise<Measures> {
   }
 }
 
+/** One `retained/#` subscriber until it has every message (or everything is idle). */
+async function retainedSubscriber(broker: RunningBroker): Promise<BenchSummary> {
+  // QoS 0, so that nothing limits the delivery but the broker (at QoS 1 both brokers send
+  // the in-flight window plus max_queued_messages and drop the rest).
+  const sub = bench("mq bench sub", broker.port, [
+    "sub",
+    "-t",
+    "retained/#",
+    "-n",
+    String(CLIENTS_10K),
+    "--duration",
+    "30",
+  ]);
+  try {
+    // Ends by itself with every message; if some never come, once everything is idle.
+    await sleep(500);
+    await waitIdle([broker.child.pid, sub.pid], 30_000, () => sub.done);
+    if (!sub.done) sub.proc.kill("SIGINT");
+    await finish(sub, 30_000);
+  } finally {
+    await stop(sub);
+  }
+  return benchResult(sub);
+}
+
 async function retained(ctx: RunContext): Promise<Measures> {
   const { broker } = ctx;
   const pub = bench("mq bench pub", broker.port, [
@@ -568,46 +593,10 @@ async function retained(ctx: RunContext): Promise<Measures> {
   const p = benchResult(pub);
   await waitIdle([broker.child.pid], 10_000);
   const cpu0 = cpuSeconds(broker.child.pid);
-  // QoS 0, so that nothing limits the delivery but the broker (at QoS 1 both brokers send
-  // the in-flight window plus max_queued_messages and drop the rest).
-  const sub = bench("mq bench sub", broker.port, [
-    "sub",
-    "-t",
-    "retained/#",
-    "-n",
-    String(CLIENTS_10K),
-    "--duration",
-    "30",
-  ]);
-  try {
-    // Ends by itself with every message; if some never come, once everything is idle.
-    await sleep(500);
-    await waitIdle([broker.child.pid, sub.pid], 30_000, () => sub.done);
-    if (!sub.done) sub.proc.kill("SIGINT");
-    await finish(sub, 30_000);
-  } finally {
-    await stop(sub);
-  }
-  const s = benchResult(sub);
+  const s = await retainedSubscriber(broker);
   // A second subscriber the same way: the broker's delivery path is then warm (for mq, the
   // JIT has compiled it), which the first subscriber of a fresh broker does not see.
-  const again = bench("mq bench sub", broker.port, [
-    "sub",
-    "-t",
-    "retained/#",
-    "-n",
-    String(CLIENTS_10K),
-    "--duration",
-    "30",
-  ]);
-  try {
-    await waitIdle([broker.child.pid, again.pid], 30_000, () => again.done);
-    if (!again.done) again.proc.kill("SIGINT");
-    await finish(again, 30_000);
-  } finally {
-    await stop(again);
-  }
-  const s2 = benchResult(again);
+  const s2 = await retainedSubscriber(broker);
   return {
     delivered: s.rate,
     deliveredWarm: s2.rate,

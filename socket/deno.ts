@@ -20,6 +20,7 @@ import type {
   SocketHandlers,
   TlsOptions,
 } from "./types.ts";
+import { WritePool } from "./_write_pool.ts";
 
 interface DenoNetAddr {
   transport?: string;
@@ -108,8 +109,6 @@ const FIRST_READ_SIZE = 512;
 const HIGH_WATER_MARK = 64 * 1024;
 /** Smallest write queue allocated. */
 const MIN_BUFFER = 2 * 1024;
-/** An emptied write queue larger than this is released. */
-const MAX_IDLE_BUFFER = 4 * HIGH_WATER_MARK;
 
 const OPEN = 0;
 const CLOSING = 1;
@@ -117,13 +116,8 @@ const CLOSED = 2;
 
 const EMPTY = new Uint8Array(0);
 
-/**
- * Emptied write queues, shared by every socket: a socket holds one only while it has bytes
- * to write (or being written), so an idle connection keeps none (at most SPARE_BYTES kept).
- */
-const spare: Uint8Array[] = [];
-let spareBytes = 0;
-const SPARE_BYTES = 1024 * 1024;
+/** Emptied write queues, shared by every socket of this adapter. */
+const pool = new WritePool();
 
 function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
@@ -218,13 +212,9 @@ class DenoSocket implements Socket {
     if (this.#state !== OPEN) return false;
     const n = data.length;
     if (n > 0) {
-      if (this.#end + n > this.#out.length) this.#makeRoom(n);
-      this.#out.set(data, this.#end);
-      this.#end += n;
-      if (!this.#pumping && !this.#scheduled) {
-        this.#scheduled = true;
-        queueMicrotask(this.#startPump);
-      }
+      // reserve() may move the queue: read #out after it.
+      const at = this.reserve(n);
+      this.#out.set(data, at);
     }
     if (this.#end - this.#start < HIGH_WATER_MARK) return true;
     this.#needDrain = true;
@@ -268,10 +258,9 @@ class DenoSocket implements Socket {
 
   #makeRoom(n: number): void {
     const queued = this.#end - this.#start;
-    if (queued === 0 && this.#out.length === 0 && spare.length > 0) {
-      const buffer = spare.pop()!;
-      spareBytes -= buffer.length;
-      if (buffer.length >= n) {
+    if (queued === 0 && this.#out.length === 0) {
+      const buffer = pool.take(n);
+      if (buffer !== undefined) {
         this.#out = buffer;
         this.#start = this.#end = 0;
         return;
@@ -306,10 +295,7 @@ class DenoSocket implements Socket {
           this.#start = this.#end = 0;
           const out = this.#out;
           this.#out = EMPTY;
-          if (out.length <= MAX_IDLE_BUFFER && spareBytes + out.length <= SPARE_BYTES) {
-            spare.push(out);
-            spareBytes += out.length;
-          }
+          pool.give(out);
         }
       }
     } catch (error) {
