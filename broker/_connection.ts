@@ -535,6 +535,9 @@ export class Connection implements EncodeTarget {
       }
       return;
     }
+    // Not read while back pressure holds it (bounded by backPressureTimeout): its PINGREQs
+    // wait in the socket, so its keep alive is not the client's fault.
+    if (this.blockedOn > 0) return;
     const error = this.session.tick(now);
     if (error !== undefined) this.fail(error);
   }

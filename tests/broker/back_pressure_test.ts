@@ -174,6 +174,39 @@ describe("broker back pressure", () => {
   );
 
   test(
+    "startBroker() does not time out the keep alive of a publisher it holds back (its PINGREQs wait unread)",
+    { timeout: 30_000 },
+    async (t) => {
+      const lines: string[] = [];
+      const broker = await brokerFor(t, {
+        maxQueuedMessages: 10,
+        maxInflightMessages: 5,
+        backPressureTimeout: 2500,
+        logger: (_level, line) => lines.push(line),
+      });
+      const stalled = memoryClient(t, broker);
+      await stalled.connect("stalled");
+      await stalled.subscribe(["bp/k"], { qos: 1 });
+      const pub = memoryClient(t, broker);
+      // Keep alive 1 s: the broker closes it after 1.5 s without a packet.
+      await pub.connect("pub", { keepAlive: 1 });
+      const n = 40;
+      for (const i of range(n)) pub.send(publish("bp/k", i, 1, 64));
+      // Held until the stalled subscriber is found out (2.5–3 s), while the client pings.
+      const ping = setInterval(() => pub.send({ type: "pingreq" }), 500);
+      t.after(() => clearInterval(ping));
+      for (let acked = 0; acked < n;) {
+        const packet = await pub.next(undefined, 10_000);
+        if (packet.type === "puback") acked++;
+      }
+      clearInterval(ping);
+      assert.equal(pub.closed, false);
+      assert.equal(lines.filter((l) => l.includes("stalled is not keeping up")).length, 1);
+      assert.ok(!lines.some((l) => l.includes("Client pub disconnected")), lines.join("\n"));
+    },
+  );
+
+  test(
     "startBroker() slows a TCP publisher to a QoS 1 subscriber instead of dropping (the runtime's adapter pauses reading)",
     { timeout: 60_000 },
     async (t) => {
