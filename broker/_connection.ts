@@ -350,11 +350,15 @@ export class Connection implements EncodeTarget {
           out = new Uint8Array(size);
           at = 0;
         }
-        out[at++] = wire[0]!;
-        at = writeVarint(out, at, length);
-        for (let i = p; i < topicEnd; i++) out[at++] = wire[i]!;
-        out[at++] = 0;
-        out.set(wire.subarray(topicEnd), at);
+        // The whole stored form goes where its payload belongs, then the header and Topic
+        // Name are rewritten in front of it (memmove, no subarray per message).
+        const base = at;
+        const q = 1 + varintSize(length);
+        out.set(wire, base + q - p + 1);
+        out[base] = wire[0]!;
+        writeVarint(out, base + 1, length);
+        out.copyWithin(base + q, base + q + 1, base + q + 1 + topicEnd - p);
+        out[base + q + topicEnd - p] = 0;
         written = socket.write(direct ? NOTHING : out);
       }
       if (!written) {
