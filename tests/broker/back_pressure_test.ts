@@ -46,6 +46,28 @@ async function receive(client: RawClient, count: number): Promise<number[]> {
   return seen;
 }
 
+/**
+ * A broker (10 queued, 5 in flight, the given backPressureTimeout, log lines kept) with a
+ * client "stalled" subscribed to `filter` at QoS 1 that receives but never acknowledges.
+ */
+async function withStalled(
+  t: TestContext,
+  backPressureTimeout: number,
+  filter: string,
+): Promise<{ broker: Broker; lines: string[] }> {
+  const lines: string[] = [];
+  const broker = await brokerFor(t, {
+    maxQueuedMessages: 10,
+    maxInflightMessages: 5,
+    backPressureTimeout,
+    logger: (_level, line) => lines.push(line),
+  });
+  const stalled = memoryClient(t, broker);
+  await stalled.connect("stalled");
+  await stalled.subscribe([filter], { qos: 1 });
+  return { broker, lines };
+}
+
 function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
@@ -131,17 +153,7 @@ describe("broker back pressure", () => {
     "startBroker() marks a subscriber that never reads as stalled after backPressureTimeout and lets its publisher go on",
     { timeout: 30_000 },
     async (t) => {
-      const lines: string[] = [];
-      const broker = await brokerFor(t, {
-        maxQueuedMessages: 10,
-        maxInflightMessages: 5,
-        backPressureTimeout: 100,
-        logger: (_level, line) => lines.push(line),
-      });
-      // Stalled: QoS 1 messages reach it but it never acknowledges.
-      const stalled = memoryClient(t, broker);
-      await stalled.connect("stalled");
-      await stalled.subscribe(["bp/s"], { qos: 1 });
+      const { broker, lines } = await withStalled(t, 100, "bp/s");
       const healthy = memoryClient(t, broker);
       await healthy.connect("healthy");
       await healthy.subscribe(["bp/s"], { qos: 1 });
@@ -177,16 +189,7 @@ describe("broker back pressure", () => {
     "startBroker() does not time out the keep alive of a publisher it holds back (its PINGREQs wait unread)",
     { timeout: 30_000 },
     async (t) => {
-      const lines: string[] = [];
-      const broker = await brokerFor(t, {
-        maxQueuedMessages: 10,
-        maxInflightMessages: 5,
-        backPressureTimeout: 2500,
-        logger: (_level, line) => lines.push(line),
-      });
-      const stalled = memoryClient(t, broker);
-      await stalled.connect("stalled");
-      await stalled.subscribe(["bp/k"], { qos: 1 });
+      const { broker, lines } = await withStalled(t, 2500, "bp/k");
       const pub = memoryClient(t, broker);
       // Keep alive 1 s: the broker closes it after 1.5 s without a packet.
       await pub.connect("pub", { keepAlive: 1 });
