@@ -26,11 +26,23 @@ export interface Proc {
   waitForStderr(pattern: RegExp, timeoutMs: number): Promise<void>;
 }
 
+/** Where and how {@linkcode start} runs a process. */
+export interface StartOptions {
+  /** Working directory. Default: this process's. */
+  cwd?: string;
+  /** Make it the leader of a new process group (to stop all it starts). Default false. */
+  detached?: boolean;
+  /** Environment. Default: this process's, with NO_COLOR and no user configuration. */
+  env?: Record<string, string | undefined>;
+}
+
 /** Start `command` with `args`; standard input is closed. */
-export function start(command: string, args: readonly string[]): Proc {
+export function start(command: string, args: readonly string[], options: StartOptions = {}): Proc {
   const child = spawn(command, args, {
+    cwd: options.cwd,
+    detached: options.detached ?? false,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NO_COLOR: "1", XDG_CONFIG_HOME: "/nonexistent" },
+    env: options.env ?? { ...process.env, NO_COLOR: "1", XDG_CONFIG_HOME: "/nonexistent" },
   });
   const out: Uint8Array[] = [];
   let err = "";

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { start as startProcess } from "../binary/_process.ts";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -109,62 +110,9 @@ export interface Proc {
 
 /** Start `command` in `cwd` as the leader of a new process group; standard input is closed. */
 export function start(command: string, args: readonly string[], cwd: string): Proc {
-  const child = spawn(command, args, {
-    cwd,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: childEnv(),
-  });
-  let out = "";
-  let err = "";
-  const outDecoder = new TextDecoder();
-  const errDecoder = new TextDecoder();
-  const watchers = new Set<() => void>();
-  child.stdout!.on("data", (chunk: Uint8Array) => {
-    out += outDecoder.decode(chunk, { stream: true });
-  });
-  child.stderr!.on("data", (chunk: Uint8Array) => {
-    err += errDecoder.decode(chunk, { stream: true });
-    for (const watcher of watchers) watcher();
-  });
-  const exited = new Promise<number | string>((resolve) => {
-    child.once("error", (error) => {
-      err += String(error);
-      resolve(-1);
-    });
-    child.once("close", (code, signal) => resolve(code ?? signal ?? -1));
-  });
-  let ended = false;
-  void exited.then(() => {
-    ended = true;
-    for (const watcher of watchers) watcher();
-  });
-  return {
-    child,
-    exited,
-    stdout: () => out,
-    stderr: () => err,
-    waitForStderr(pattern: RegExp, timeoutMs: number): Promise<void> {
-      return new Promise((resolve, reject) => {
-        const finish = (error?: Error) => {
-          clearTimeout(timer);
-          watchers.delete(check);
-          if (error === undefined) resolve();
-          else reject(error);
-        };
-        const check = () => {
-          if (pattern.test(err)) finish();
-          else if (ended) finish(new Error(`Process exited before ${pattern}: ${err}`));
-        };
-        const timer = setTimeout(
-          () => finish(new Error(`Timed out after ${timeoutMs} ms waiting for ${pattern}: ${err}`)),
-          timeoutMs,
-        );
-        watchers.add(check);
-        check();
-      });
-    },
-  };
+  const proc = startProcess(command, args, { cwd, detached: true, env: childEnv() });
+  const decoder = new TextDecoder();
+  return { ...proc, stdout: () => decoder.decode(proc.stdout()) };
 }
 
 /** Send `signal` to the process group `proc` leads, ignoring a group that is already gone. */
